@@ -1,0 +1,43 @@
+# The two commands of the contract are `make up` and `make test`; `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= .data
+export DATA_DIR
+
+PACKAGES := libs/contracts libs/runtime libs/testkit $(wildcard svc-*)
+INSTALL_INPUTS := constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up test lint format clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: $(INSTALL_INPUTS)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	@touch $@
+
+venv: $(BIN)/.installed ## Create or update the development environment in .venv/
+
+up: $(BIN)/.installed ## Start NATS and every service locally (Ctrl-C stops everything)
+	@$(BIN)/python tools/devstack.py
+
+test: $(BIN)/.installed ## Run the whole test suite (unit, integration, end to end)
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed ## Lint (ruff) and type-check (mypy)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(foreach p,$(PACKAGES),$(addprefix -p ,$(notdir $(wildcard $(p)/src/*))))
+
+format: $(BIN)/.installed ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## Remove the environment, local state and caches
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

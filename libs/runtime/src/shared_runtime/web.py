@@ -1,0 +1,107 @@
+"""The HTTP shell every service shares: health, readiness, metrics, tracing and JSON errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import ControllerRouterHandler
+
+from shared_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+"""Returns None when a hard dependency answers, otherwise the reason it does not."""
+
+INTERNAL_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+def _error_body(status_code: int, error: str, detail: Any, **extra: Any) -> dict[str, Any]:
+    return {"status_code": status_code, "error": error, "detail": detail, **extra}
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    extra = {"extra": exc.extra} if exc.extra else {}
+    error = "validation_failed" if isinstance(exc, ValidationException) else "http_error"
+    return Response(
+        _error_body(exc.status_code, error, exc.detail, **extra),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return Response(
+        _error_body(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        media_type=MediaType.JSON,
+    )
+
+
+def health_handlers(checks: Sequence[ReadinessCheck]) -> list[ControllerRouterHandler]:
+    @get("/healthz", include_in_schema=False, sync_to_thread=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[dict[str, Any]]:
+        reasons = [reason for check in checks if (reason := await check()) is not None]
+        if reasons:
+            return Response(
+                {"status": "unavailable", "reasons": reasons},
+                status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"status": "ready"})
+
+    return [healthz, readyz, PrometheusController]
+
+
+def service_app(
+    *,
+    service: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    readiness: Sequence[ReadinessCheck] = (),
+    max_body_bytes: int = 16 * 1024,
+    **litestar_options: Any,
+) -> Litestar:
+    """A Litestar app with the contract's operational endpoints and error shape already wired."""
+    prometheus = PrometheusConfig(
+        app_name=service, prefix="http", group_path=True, exclude=list(INTERNAL_PATHS)
+    )
+    telemetry = OpenTelemetryConfig(exclude=list(INTERNAL_PATHS))
+    return Litestar(
+        route_handlers=[*route_handlers, *health_handlers(readiness)],
+        middleware=[prometheus.middleware, *litestar_options.pop("middleware", [])],
+        plugins=[OpenTelemetryPlugin(telemetry), *litestar_options.pop("plugins", [])],
+        exception_handlers={
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+            **litestar_options.pop("exception_handlers", {}),
+        },
+        request_max_body_size=max_body_bytes,
+        logging_config=None,
+        **litestar_options,
+    )
+
+
+def serve(app: Litestar, settings: ServiceSettings, *, graceful_seconds: int = 20) -> None:
+    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks."""
+    uvicorn.run(
+        app,
+        host="0.0.0.0",
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=graceful_seconds,
+        lifespan="on",
+    )

@@ -1,0 +1,1 @@
+"""Todo service: REST API, HTMX page, hourly image and a transactional outbox to JetStream."""
