@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -94,9 +95,28 @@ def service_app(
     )
 
 
-def serve(app: Litestar, settings: ServiceSettings, *, graceful_seconds: int = 20) -> None:
+class _Server(uvicorn.Server):
+    """Tells the app a shutdown began, so long-lived responses (SSE) end instead of holding it."""
+
+    def __init__(self, config: uvicorn.Config, on_signal: Sequence[Callable[[], None]]) -> None:
+        super().__init__(config)
+        self._on_signal = on_signal
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        for callback in self._on_signal:
+            callback()
+        super().handle_exit(sig, frame)
+
+
+def serve(
+    app: Litestar,
+    settings: ServiceSettings,
+    *,
+    graceful_seconds: int = 20,
+    on_signal: Sequence[Callable[[], None]] = (),
+) -> None:
     """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks."""
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host="0.0.0.0",
         port=settings.port,
@@ -105,3 +125,4 @@ def serve(app: Litestar, settings: ServiceSettings, *, graceful_seconds: int = 2
         timeout_graceful_shutdown=graceful_seconds,
         lifespan="on",
     )
+    _Server(config, on_signal).run()

@@ -1,0 +1,99 @@
+"""The hourly image: fetched at most once per interval, written atomically, served stale.
+
+The file's modification time records when it was fetched, so the schedule survives restarts.
+Requests never wait for the source: a stale image is served while a refresh runs in the
+background, and a failed fetch is not retried before `retry_after` has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+PLACEHOLDER_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600" viewBox="0 0 1200 600">'
+    b'<rect width="1200" height="600" fill="#dfe6ee"/><text x="600" y="310" font-size="36" '
+    b'text-anchor="middle" fill="#5b6b7c" font-family="sans-serif">Image on its way</text></svg>'
+)
+
+
+class HourlyImage:
+    def __init__(
+        self,
+        directory: Path,
+        source_url: str,
+        *,
+        refresh_seconds: float,
+        client: httpx.AsyncClient,
+        retry_after_seconds: float = 60.0,
+    ) -> None:
+        self.path = directory / "image"
+        self._directory = directory
+        self._source_url = source_url
+        self._refresh_seconds = refresh_seconds
+        self._retry_after = retry_after_seconds
+        self._client = client
+        self._last_attempt = float("-inf")
+        self._refreshing: asyncio.Task[None] | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def is_stale(self) -> bool:
+        try:
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return True
+        return age >= self._refresh_seconds
+
+    def content_type(self) -> str:
+        header = self.path.with_suffix(".type")
+        return header.read_text().strip() if header.exists() else "image/jpeg"
+
+    def refresh_in_background(self) -> None:
+        """Start a refresh if the image is stale and none is running or recently failed."""
+        due = time.monotonic() - self._last_attempt >= self._retry_after
+        if self.is_stale() and due and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = asyncio.create_task(self.refresh())
+
+    async def refresh(self) -> None:
+        self._last_attempt = time.monotonic()
+        try:
+            response = await self._client.get(self._source_url, follow_redirects=True)
+            response.raise_for_status()
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            if not content_type.startswith("image/"):
+                raise ValueError(f"source answered {content_type or 'no content type'}")
+            if len(response.content) > MAX_IMAGE_BYTES:
+                raise ValueError(f"image of {len(response.content)} bytes is too large")
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("image refresh failed; serving the previous one", extra={"error": str(exc)})
+            return
+        self._write_atomically(response.content, content_type)
+        log.info("image refreshed", extra={"bytes": len(response.content)})
+
+    def _write_atomically(self, content: bytes, content_type: str) -> None:
+        self._directory.mkdir(parents=True, exist_ok=True)
+        for target, data in (
+            (self.path.with_suffix(".type"), content_type.encode()),
+            (self.path, content),
+        ):
+            fd, temporary = tempfile.mkstemp(dir=self._directory, prefix=".image-")
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, target)
+
+    async def close(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._refreshing.cancel()

@@ -1,0 +1,90 @@
+"""The server-rendered page and the HTMX fragments it swaps in; the same service as the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, post, put
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import File, ServerSentEvent, ServerSentEventMessage, Template
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
+
+from shared_contracts.todos import TEXT_MAX_CHARACTERS, TodoTextError
+from svc_todo.image import PLACEHOLDER_SVG, HourlyImage
+from svc_todo.live import LiveUpdates
+from svc_todo.rejections import Rejected, record
+from svc_todo.service import TodoNotFound, TodoService
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class PageController(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, todos: TodoService) -> Template:
+        return Template(
+            "index.html", context={"todos": await todos.list(), "limit": TEXT_MAX_CHARACTERS}
+        )
+
+    @get("/fragments/todos")
+    async def todo_list(self, todos: TodoService) -> Template:
+        return Template("todo_list.html", context={"todos": await todos.list()})
+
+    @post("/fragments/todos", status_code=200)
+    async def create(self, data: Form, todos: TodoService) -> Template | Response[str]:
+        try:
+            await todos.create(data.get("text"), via="page")
+        except TodoTextError as exc:
+            rejection = Rejected.from_text_error(exc)
+            record(rejection, "/fragments/todos")
+            return Response(
+                rejection.detail,
+                status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+                headers={"HX-Retarget": "#form-error", "HX-Reswap": "innerHTML"},
+                media_type="text/plain",
+            )
+        return Template("todo_list.html", context={"todos": await todos.list()})
+
+    @put("/fragments/todos/{todo_id:uuid}/done")
+    async def set_done(self, todo_id: UUID, data: Form, todos: TodoService) -> Template:
+        try:
+            todo = await todos.update(todo_id, done=data.get("done") == "true")
+        except TodoNotFound as exc:
+            raise NotFoundException(f"no todo {todo_id}") from exc
+        return Template("todo_item.html", context={"todo": todo})
+
+    @delete("/fragments/todos/{todo_id:uuid}", status_code=200)
+    async def remove(self, todo_id: UUID, todos: TodoService) -> str:
+        with suppress(TodoNotFound):  # already gone: what the page asked for is true
+            await todos.delete(todo_id)
+        return ""
+
+    @get("/events")
+    async def events(self, live: LiveUpdates) -> ServerSentEvent:
+        """Tells open pages that todos changed; they re-fetch the list fragment."""
+
+        async def changes() -> AsyncIterator[ServerSentEventMessage]:
+            async for event_type in live.stream():
+                yield ServerSentEventMessage(event="todos", data=event_type)
+
+        return ServerSentEvent(changes())
+
+    @get("/image")
+    async def image(self, image: HourlyImage) -> Any:
+        image.refresh_in_background()
+        if not image.exists():
+            return Response(
+                PLACEHOLDER_SVG, media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+            )
+        return File(
+            image.path,
+            content_disposition_type="inline",
+            media_type=image.content_type(),
+            headers={"Cache-Control": "public, max-age=60"},
+        )

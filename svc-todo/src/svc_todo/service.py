@@ -1,0 +1,159 @@
+"""Todo use cases, shared by every trigger (REST, HTML fragments, NATS commands).
+
+Each change and the event describing it are written in one transaction (the outbox); the relay
+publishes the event after commit, so an accepted change is never lost and never half-announced.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
+from shared_contracts.todos import Todo, TodoDeleted, validate_todo_text
+from shared_runtime.database import AnyEngine, write_transaction
+from shared_runtime.telemetry import current_traceparent
+from svc_todo.metrics import TODOS_CREATED
+from svc_todo.models import IdempotencyRow, OutboxRow, TodoRow
+
+log = logging.getLogger(__name__)
+
+
+class TodoNotFound(LookupError):
+    pass
+
+
+def _to_todo(row: dict[str, Any]) -> Todo:
+    return Todo(
+        id=row["id"],
+        text=row["text"],
+        done=row["done"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _is_unique_violation(exc: Exception) -> bool:
+    return type(exc).__name__ in {"UniqueViolationError", "IntegrityError"}
+
+
+class TodoService:
+    def __init__(self, engine: AnyEngine, on_commit: Callable[[], None]) -> None:
+        self._engine = engine
+        self._on_commit = on_commit
+
+    async def list(self) -> list[Todo]:
+        rows = await TodoRow.select().order_by(TodoRow.created_at, ascending=False)
+        return [_to_todo(row) for row in rows]
+
+    async def get(self, todo_id: uuid.UUID) -> Todo:
+        row = await TodoRow.select().where(TodoRow.id == todo_id).first()
+        if row is None:
+            raise TodoNotFound(todo_id)
+        return _to_todo(row)
+
+    async def create(self, text: object, *, idempotency_key: str | None = None, via: str) -> Todo:
+        """Create a todo; a key seen before returns the todo it first created instead."""
+        text = validate_todo_text(text)
+        try:
+            todo, created = await self._create_once(text, idempotency_key)
+        except Exception as exc:
+            if not (idempotency_key and _is_unique_violation(exc)):
+                raise
+            # A concurrent request with the same key won the race: answer with its todo.
+            todo, created = await self._recorded(idempotency_key), False
+        if created:
+            self._on_commit()
+            TODOS_CREATED.labels(via=via).inc()
+            log.info("todo created", extra={"todo_id": str(todo.id), "via": via, "text": todo.text})
+        else:
+            log.info("todo creation repeated", extra={"todo_id": str(todo.id), "via": via})
+        return todo
+
+    async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Todo, bool]:
+        async with write_transaction(self._engine):
+            if idempotency_key:
+                recorded = await self._recorded_or_none(idempotency_key)
+                if recorded is not None:
+                    return recorded, False
+            now = datetime.now(UTC)
+            todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
+            await TodoRow.insert(TodoRow(**todo.model_dump()))
+            await self._record_event(TODO_CREATED, todo.id, todo)
+            if idempotency_key:
+                await IdempotencyRow.insert(
+                    IdempotencyRow(
+                        key=idempotency_key,
+                        todo_id=todo.id,
+                        response=todo.model_dump_json(),
+                        created_at=now,
+                    )
+                )
+            return todo, True
+
+    async def _recorded_or_none(self, key: str) -> Todo | None:
+        row = (
+            await IdempotencyRow.select(IdempotencyRow.response)
+            .where(IdempotencyRow.key == key)
+            .first()
+        )
+        return None if row is None else Todo.model_validate_json(row["response"])
+
+    async def _recorded(self, key: str) -> Todo:
+        todo = await self._recorded_or_none(key)
+        if todo is None:
+            raise RuntimeError(f"idempotency key {key!r} vanished after a conflict")
+        return todo
+
+    async def update(
+        self, todo_id: uuid.UUID, *, text: str | None = None, done: bool | None = None
+    ) -> Todo:
+        if text is not None:
+            text = validate_todo_text(text)
+        async with write_transaction(self._engine):
+            current = await self.get(todo_id)
+            changes = {
+                k: v
+                for k, v in {"text": text, "done": done}.items()
+                if v is not None and getattr(current, k) != v
+            }
+            if not changes:
+                return current
+            todo = current.model_copy(update={**changes, "updated_at": datetime.now(UTC)})
+            await TodoRow.update(
+                {
+                    TodoRow.text: todo.text,
+                    TodoRow.done: todo.done,
+                    TodoRow.updated_at: todo.updated_at,
+                }
+            ).where(TodoRow.id == todo_id)
+            await self._record_event(TODO_UPDATED, todo.id, todo)
+        self._on_commit()
+        log.info("todo updated", extra={"todo_id": str(todo_id), "changed": sorted(changes)})
+        return todo
+
+    async def delete(self, todo_id: uuid.UUID) -> None:
+        async with write_transaction(self._engine):
+            await self.get(todo_id)
+            await TodoRow.delete().where(TodoRow.id == todo_id)
+            await self._record_event(TODO_DELETED, todo_id, TodoDeleted(id=todo_id))
+        self._on_commit()
+        log.info("todo deleted", extra={"todo_id": str(todo_id)})
+
+    async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
+        await OutboxRow.insert(
+            OutboxRow(
+                event_id=str(uuid.uuid4()),
+                subject=channel.subject,
+                event_type=channel.event_type,
+                aggregate_id=str(todo_id),
+                data=data.model_dump_json(),
+                traceparent=current_traceparent(),
+                created_at=datetime.now(UTC),
+            )
+        )

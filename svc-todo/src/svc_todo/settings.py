@@ -1,0 +1,18 @@
+"""svc-todo configuration: the contract's environment names, typed, read once in `main`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared_runtime.settings import DatabaseSettings, NatsSettings
+
+
+class TodoSettings(NatsSettings, DatabaseSettings):
+    port: int = 8000
+    image_refresh_minutes: float = Field(default=60, gt=0)
+    image_source_url: str = "https://picsum.photos/1200"
+    outbox_sweep_seconds: float = Field(
+        default=5.0, gt=0, description="Safety net: the relay also wakes right after each commit"
+    )
+    outbox_batch_size: int = Field(default=100, gt=0)
+    command_max_deliver: int = Field(default=5, gt=0)
