@@ -6,8 +6,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter
 
 from shared_contracts.todos import Todo, TodoTextError
 from svc_todo.rejections import Rejected, read_json_object, reject_unknown_fields
@@ -15,8 +16,8 @@ from svc_todo.service import TodoNotFound, TodoService
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         required=False,
         min_length=1,
         max_length=200,
@@ -30,13 +31,16 @@ class TodoController(Controller):
     tags = ["todos"]
 
     @get()
-    async def list_todos(self, todos: TodoService) -> list[Todo]:
+    async def list_todos(self, todos: NamedDependency[TodoService]) -> list[Todo]:
         """All todos, newest first."""
         return await todos.list()
 
     @post(status_code=201)
     async def create_todo(
-        self, request: Request[Any, Any, Any], todos: TodoService, idempotency_key: IdempotencyKey
+        self,
+        request: Request[Any, Any, Any],
+        todos: NamedDependency[TodoService],
+        idempotency_key: IdempotencyKey,
     ) -> Todo:
         """Create a todo from `{"text": str}`: trimmed, 1..140 characters."""
         document = await read_json_object(request)
@@ -48,7 +52,7 @@ class TodoController(Controller):
             raise Rejected.from_text_error(exc) from exc
 
     @get("/{todo_id:uuid}")
-    async def get_todo(self, todo_id: UUID, todos: TodoService) -> Todo:
+    async def get_todo(self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]) -> Todo:
         try:
             return await todos.get(todo_id)
         except TodoNotFound as exc:
@@ -56,7 +60,10 @@ class TodoController(Controller):
 
     @put("/{todo_id:uuid}")
     async def update_todo(
-        self, todo_id: UUID, request: Request[Any, Any, Any], todos: TodoService
+        self,
+        todo_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        todos: NamedDependency[TodoService],
     ) -> Todo:
         """Change `text` and/or `done`."""
         document = await read_json_object(request)
@@ -76,7 +83,9 @@ class TodoController(Controller):
             raise NotFoundException(f"no todo {todo_id}") from exc
 
     @delete("/{todo_id:uuid}", status_code=204)
-    async def delete_todo(self, todo_id: UUID, todos: TodoService) -> None:
+    async def delete_todo(
+        self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]
+    ) -> None:
         try:
             await todos.delete(todo_id)
         except TodoNotFound as exc:

@@ -13,17 +13,23 @@ from faststream.nats import NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from litestar import Litestar, MediaType, get
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from nats.js import JetStreamContext
 
 from shared_contracts.catalog import DLQ, TODO_COMMANDS, TODO_EVENTS, TODOS
-from shared_runtime.database import bind, close_engine, engine_for, migrate, open_engine, ping
+from shared_runtime.database import (
+    DATABASE_UNAVAILABLE,
+    DatabaseGate,
+    bind,
+    close_engine,
+    engine_for,
+)
 from shared_runtime.messaging import connect_options, declare_streams, publish_event
-from shared_runtime.web import service_app
+from shared_runtime.web import database_unavailable_response, service_app
 from svc_todo.api import TodoController
 from svc_todo.commands import command_router
 from svc_todo.image import HourlyImage
@@ -67,7 +73,7 @@ async def start_messaging(broker: NatsBroker, settings: TodoSettings, relay: Out
             if settings.declare_streams:
                 await declare_streams(jetstream(broker), (TODOS, TODO_COMMANDS, DLQ))
             await broker.start()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - keep trying; readiness does not depend on NATS
             attempt += 1
             log.warning("NATS not available yet", extra={"error": repr(exc), "attempt": attempt})
             await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
@@ -109,22 +115,30 @@ def create_app(settings: TodoSettings) -> Litestar:
         client=http_client,
     )
 
+    database = DatabaseGate(engine, MIGRATIONS)
+
+    async def start_background_work() -> None:
+        await database.prepared()
+        await start_messaging(broker, settings, relay)
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await open_engine(engine)
-        await migrate(engine, MIGRATIONS)
-        connecting = asyncio.create_task(start_messaging(broker, settings, relay))
-        relaying = asyncio.create_task(relay.run())
+        tasks = [
+            asyncio.create_task(database.prepare()),
+            asyncio.create_task(start_background_work()),
+            asyncio.create_task(relay.run(after=database.prepared)),
+        ]
         image.refresh_in_background()
         try:
             yield
         finally:
             live.close()
-            await relay.stop()
-            for task in (connecting, relaying):
+            for task in tasks:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+            if database.is_prepared:
+                await relay.flush()
             await broker.stop()
             await image.close()
             await http_client.aclose()
@@ -134,9 +148,6 @@ def create_app(settings: TodoSettings) -> Litestar:
     async def asyncapi() -> str:
         return AsyncAPI(broker, title=SERVICE, version="0.1.0").to_specification().to_json()
 
-    async def database_ready() -> str | None:
-        return await ping(engine)
-
     app = service_app(
         service=SERVICE,
         route_handlers=[
@@ -145,14 +156,17 @@ def create_app(settings: TodoSettings) -> Litestar:
             asyncapi,
             create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"]),
         ],
-        readiness=[database_ready],
+        readiness=[database.readiness],
         lifespan=[lifespan],
         dependencies={
             "todos": Provide(lambda: todos, sync_to_thread=False),
             "live": Provide(lambda: live, sync_to_thread=False),
             "image": Provide(lambda: image, sync_to_thread=False),
         },
-        exception_handlers={Rejected: rejection_response},
+        exception_handlers={
+            Rejected: rejection_response,
+            **{error: database_unavailable_response for error in DATABASE_UNAVAILABLE},
+        },
         template_config=TemplateConfig(
             directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine
         ),

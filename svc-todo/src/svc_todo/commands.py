@@ -71,7 +71,7 @@ def command_router(service: TodoService, *, max_deliver: int) -> NatsRouter:
             return
         try:
             await service.create(text, idempotency_key=f"command:{event.id}", via="nats")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - transient (database): retry, then give up
             if deliveries >= max_deliver:
                 COMMANDS_PROCESSED.labels(outcome="dead_lettered").inc()
                 await dead_letter(

@@ -83,16 +83,17 @@ class OutboxRelay:
         self._sweep_seconds = sweep_seconds
         self._batch_size = batch_size
         self._wakeup = asyncio.Event()
-        self._stopping = False
 
     def wake(self) -> None:
         """Called after every commit that wrote an event."""
         self._wakeup.set()
 
-    async def run(self) -> None:
-        """Relay until `stop`; failures (NATS or the database away) back off and retry."""
+    async def run(self, after: Callable[[], Awaitable[None]]) -> None:
+        """Relay until `stop`, once `after` returns (the schema exists); failures (NATS or the
+        database away) back off and retry."""
+        await after()
         failures = 0
-        while not self._stopping:
+        while True:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._sweep_seconds)
             except TimeoutError:
@@ -101,7 +102,7 @@ class OutboxRelay:
             try:
                 await self.drain()
                 failures = 0
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay for later
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures)
                 log.warning("outbox relay paused", extra={"error": repr(exc), "retry_in": delay})
@@ -109,13 +110,11 @@ class OutboxRelay:
                 self._wakeup.set()
             await self._refresh_gauges()
 
-    async def stop(self, *, flush_seconds: float = 5.0) -> None:
-        """Graceful shutdown: one last attempt to publish what is committed."""
-        self._stopping = True
-        self._wakeup.set()
+    async def flush(self, timeout: float = 5.0) -> None:
+        """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
         try:
-            await asyncio.wait_for(self.drain(), flush_seconds)
-        except Exception as exc:
+            await asyncio.wait_for(self.drain(), timeout)
+        except Exception as exc:  # noqa: BLE001 - what is left is published by the next start
             log.warning("outbox not fully flushed at shutdown", extra={"error": repr(exc)})
 
     async def drain(self) -> int:
@@ -135,7 +134,7 @@ class OutboxRelay:
                 pending = _pending(row)
                 try:
                     await self._publish(pending)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - mark what went out, then report
                     failure = exc
                     break
                 published.append(row["seq"])
@@ -159,7 +158,7 @@ class OutboxRelay:
                 .order_by(OutboxRow.seq)
                 .first()
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - gauges are best effort; the relay reports errors
             return
         OUTBOX_BACKLOG.set(backlog)
         age = (datetime.now(UTC) - _as_utc(oldest["created_at"])).total_seconds() if oldest else 0
@@ -169,5 +168,5 @@ class OutboxRelay:
         cutoff = datetime.now(UTC) - RETENTION
         try:
             await OutboxRow.delete().where(OutboxRow.published_at < cutoff)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - housekeeping can wait for the next sweep
             log.warning("outbox cleanup failed", extra={"error": repr(exc)})

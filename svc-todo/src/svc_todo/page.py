@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import File, ServerSentEvent, ServerSentEventMessage, Template
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
@@ -27,17 +28,19 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, todos: TodoService) -> Template:
+    async def index(self, todos: NamedDependency[TodoService]) -> Template:
         return Template(
             "index.html", context={"todos": await todos.list(), "limit": TEXT_MAX_CHARACTERS}
         )
 
     @get("/fragments/todos")
-    async def todo_list(self, todos: TodoService) -> Template:
+    async def todo_list(self, todos: NamedDependency[TodoService]) -> Template:
         return Template("todo_list.html", context={"todos": await todos.list()})
 
     @post("/fragments/todos", status_code=200)
-    async def create(self, data: Form, todos: TodoService) -> Template | Response[str]:
+    async def create(
+        self, data: Form, todos: NamedDependency[TodoService]
+    ) -> Template | Response[str]:
         try:
             await todos.create(data.get("text"), via="page")
         except TodoTextError as exc:
@@ -52,7 +55,9 @@ class PageController(Controller):
         return Template("todo_list.html", context={"todos": await todos.list()})
 
     @put("/fragments/todos/{todo_id:uuid}/done")
-    async def set_done(self, todo_id: UUID, data: Form, todos: TodoService) -> Template:
+    async def set_done(
+        self, todo_id: FromPath[UUID], data: Form, todos: NamedDependency[TodoService]
+    ) -> Template:
         try:
             todo = await todos.update(todo_id, done=data.get("done") == "true")
         except TodoNotFound as exc:
@@ -60,13 +65,13 @@ class PageController(Controller):
         return Template("todo_item.html", context={"todo": todo})
 
     @delete("/fragments/todos/{todo_id:uuid}", status_code=200)
-    async def remove(self, todo_id: UUID, todos: TodoService) -> str:
+    async def remove(self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]) -> str:
         with suppress(TodoNotFound):  # already gone: what the page asked for is true
             await todos.delete(todo_id)
         return ""
 
     @get("/events")
-    async def events(self, live: LiveUpdates) -> ServerSentEvent:
+    async def events(self, live: NamedDependency[LiveUpdates]) -> ServerSentEvent:
         """Tells open pages that todos changed; they re-fetch the list fragment."""
 
         async def changes() -> AsyncIterator[ServerSentEventMessage]:
@@ -76,7 +81,7 @@ class PageController(Controller):
         return ServerSentEvent(changes())
 
     @get("/image")
-    async def image(self, image: HourlyImage) -> Any:
+    async def image(self, image: NamedDependency[HourlyImage]) -> Any:
         image.refresh_in_background()
         if not image.exists():
             return Response(

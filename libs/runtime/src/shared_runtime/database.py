@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from piccolo.columns import Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -77,7 +79,7 @@ async def ping(engine: AnyEngine, timeout: float = 2.0) -> str | None:
     """None when the database answers, else the reason (for `/readyz`)."""
     try:
         await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         return f"database unavailable: {type(exc).__name__}: {exc}"[:300]
     return None
 
@@ -102,3 +104,56 @@ async def migrate(engine: AnyEngine, migrations: Iterable[Migration]) -> list[st
     if applied_now:
         log.info("schema migrated", extra={"migrations": applied_now})
     return applied_now
+
+
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidPasswordError,
+    asyncpg.InvalidCatalogNameError,
+    sqlite3.OperationalError,
+)
+"""Errors meaning "the database is not there right now" (answered 503), not "the query is wrong"."""
+
+
+class DatabaseGate:
+    """Opens the engine and migrates in the background, retrying until the database answers.
+
+    The service starts (and is live) without its database; readiness says why it is not ready,
+    so an orchestrator holds traffic back instead of restarting the process in a loop.
+    """
+
+    def __init__(self, engine: AnyEngine, migrations: Iterable[Migration]) -> None:
+        self._engine = engine
+        self._migrations = tuple(migrations)
+        self._ready = asyncio.Event()
+        self._last_error = "database not prepared yet"
+
+    @property
+    def is_prepared(self) -> bool:
+        return self._ready.is_set()
+
+    async def prepare(self, max_backoff: float = 5.0) -> None:
+        attempt = 0
+        while not self._ready.is_set():
+            try:
+                await open_engine(self._engine)
+                await migrate(self._engine, self._migrations)
+            except Exception as exc:  # noqa: BLE001 - retried; readiness reports it
+                attempt += 1
+                self._last_error = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+                log.warning("database not available yet", extra={"error": self._last_error})
+                await close_engine(self._engine)
+                await asyncio.sleep(min(max_backoff, 0.2 * 2**attempt))
+            else:
+                self._ready.set()
+
+    async def prepared(self) -> None:
+        await self._ready.wait()
+
+    async def readiness(self) -> str | None:
+        if not self._ready.is_set():
+            return self._last_error
+        return await ping(self._engine)

@@ -49,6 +49,17 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+def database_unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A request that needs the database while it is away: 503, so clients retry."""
+    log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
+    return Response(
+        _error_body(HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "try again shortly"),
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+        media_type=MediaType.JSON,
+    )
+
+
 def health_handlers(checks: Sequence[ReadinessCheck]) -> list[ControllerRouterHandler]:
     @get("/healthz", include_in_schema=False, sync_to_thread=False)
     def healthz() -> dict[str, str]:

@@ -10,7 +10,7 @@ def docker_available() -> bool:
         import docker
 
         docker.from_env(timeout=2).ping()
-    except Exception:
+    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "absent"
         return False
     return True
 

@@ -11,6 +11,7 @@ import pytest
 
 from shared_testkit import containers, postgres
 from shared_testkit.nats_server import NatsServer
+from shared_testkit.webhook_sink import WebhookSink
 
 CONTAINER_ONLY = "testcontainers provider"
 
@@ -64,3 +65,10 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture
+def webhook_sink() -> Iterator[WebhookSink]:
+    """A local stand-in for a chat webhook that records calls and answers as the test says."""
+    with WebhookSink() as sink:
+        yield sink

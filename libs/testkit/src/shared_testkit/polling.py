@@ -26,7 +26,7 @@ async def eventually(
             last = await probe()
             if last:
                 return last
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a probe may fail until the system is up
             last_error = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"{message} within {timeout}s (last={last!r}, error={last_error!r})")
@@ -42,7 +42,7 @@ def wait_until(
         try:
             if result := probe():
                 return result
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a probe may fail until the system is up
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"{message or 'condition not met'} within {timeout}s ({last_error!r})")

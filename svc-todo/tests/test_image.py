@@ -1,0 +1,111 @@
+"""The hourly image: at most one fetch per interval, atomic writes, stale when the source fails."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply, fake_http
+from shared_testkit.polling import eventually
+from svc_todo.image import HourlyImage
+
+JPEG = b"\xff\xd8\xff\xe0" + b"picture" * 100
+
+
+class Source:
+    """A fake image source that can be switched off."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.body = JPEG
+
+    def __call__(self, request: Recorded) -> Reply:
+        if not self.up:
+            return Reply(503, b"down")
+        return Reply(200, self.body, {"Content-Type": "image/jpeg"})
+
+
+@pytest.fixture
+def source() -> Source:
+    return Source()
+
+
+@pytest.fixture
+def server(source: Source) -> AsyncIterator[FakeHttpServer]:
+    with fake_http(source) as server:
+        yield server  # type: ignore[misc]
+
+
+@pytest.fixture
+async def image(tmp_path: Path, server: FakeHttpServer) -> AsyncIterator[HourlyImage]:
+    async with httpx.AsyncClient() as client:
+        image = HourlyImage(
+            tmp_path / "image",
+            f"{server.url}/1200",
+            refresh_seconds=3600,
+            client=client,
+            retry_after_seconds=0,
+        )
+        yield image
+        await image.close()
+
+
+async def test_first_fetch_writes_the_image_atomically(image: HourlyImage) -> None:
+    assert not image.exists()
+
+    await image.refresh()
+
+    assert image.path.read_bytes() == JPEG
+    assert image.content_type() == "image/jpeg"
+    assert sorted(p.name for p in image.path.parent.iterdir()) == ["image", "image.type"]
+
+
+async def test_fetches_at_most_once_per_interval(
+    image: HourlyImage, server: FakeHttpServer
+) -> None:
+    image.refresh_in_background()
+    await eventually(lambda: _async(image.exists()))
+    for _ in range(5):
+        image.refresh_in_background()
+
+    assert len(server.requests) == 1
+    assert not image.is_stale()
+
+
+async def test_stale_image_is_refreshed_and_kept_when_the_source_is_down(
+    image: HourlyImage, source: Source, server: FakeHttpServer
+) -> None:
+    await image.refresh()
+    hour_ago = time.time() - 3601
+    os.utime(image.path, (hour_ago, hour_ago))
+    assert image.is_stale()
+
+    source.up = False
+    await image.refresh()
+    assert image.path.read_bytes() == JPEG
+
+    source.up, source.body = True, JPEG + b"new"
+    image.refresh_in_background()
+    await eventually(lambda: _async(image.path.read_bytes() == JPEG + b"new"))
+    assert not image.is_stale()
+
+
+async def test_a_non_image_answer_is_not_saved(tmp_path: Path) -> None:
+    def captcha_page(request: Recorded) -> Reply:
+        return Reply(200, b"<html>captcha</html>", {"Content-Type": "text/html"})
+
+    with fake_http(captcha_page) as server:
+        async with httpx.AsyncClient() as client:
+            image = HourlyImage(tmp_path, f"{server.url}/x", refresh_seconds=60, client=client)
+            await image.refresh()
+
+    assert not image.exists()
+
+
+async def _async(value: bool) -> bool:
+    return value
