@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import httpx
-from faststream.nats import NatsBroker
+from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.specification import AsyncAPI
 from litestar import Litestar, MediaType, get
@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from shared_contracts.catalog import DLQ, TODO_COMMANDS, TODO_EVENTS, TODOS
@@ -56,7 +57,7 @@ def create_broker(settings: TodoSettings) -> NatsBroker:
     for channel in TODO_EVENTS:
         broker.publisher(
             channel.subject,
-            stream=channel.stream.name,
+            stream=JStream(channel.stream.name, declare=False),
             schema=channel.model,
             title=channel.event_type,
             description=f"CloudEvent `{channel.event_type}`, published from the outbox.",
@@ -81,6 +82,13 @@ async def start_messaging(broker: NatsBroker, settings: TodoSettings, relay: Out
         log.info("NATS connected, consumers running")
         relay.wake()
         return
+
+
+async def stop_messaging(broker: NatsBroker) -> None:
+    try:
+        await broker.stop()
+    except NatsError as exc:  # reconnecting or closed: nothing left to drain
+        log.warning("NATS connection closed uncleanly", extra={"error": repr(exc)})
 
 
 def jetstream(broker: NatsBroker) -> JetStreamContext:
@@ -139,7 +147,7 @@ def create_app(settings: TodoSettings) -> Litestar:
                     await task
             if database.is_prepared:
                 await relay.flush()
-            await broker.stop()
+            await stop_messaging(broker)
             await image.close()
             await http_client.aclose()
             await close_engine(engine)

@@ -20,6 +20,7 @@ class LiveUpdates:
     def __init__(self, queue_size: int = 100) -> None:
         self._queues: set[asyncio.Queue[str | None]] = set()
         self._queue_size = queue_size
+        self._closed = False
 
     def publish(self, event_type: str) -> None:
         for queue in list(self._queues):
@@ -29,6 +30,8 @@ class LiveUpdates:
                 self._end(queue)
 
     async def stream(self) -> AsyncIterator[str]:
+        if self._closed:
+            return
         queue: asyncio.Queue[str | None] = asyncio.Queue(self._queue_size)
         self._queues.add(queue)
         try:
@@ -38,7 +41,8 @@ class LiveUpdates:
             self._queues.discard(queue)
 
     def close(self) -> None:
-        """End every open stream (at shutdown); pages reconnect to another replica."""
+        """End every open stream, and refuse new ones (at shutdown); pages reconnect elsewhere."""
+        self._closed = True
         for queue in list(self._queues):
             self._end(queue)
 

@@ -12,16 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
+
 from shared_contracts.cloudevents import CloudEvent
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
+from shared_runtime.telemetry import context_from, current_traceparent
 from svc_todo.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_SECONDS
 from svc_todo.models import OutboxRow
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 SOURCE = "svc-todo"
 RETENTION = timedelta(days=1)
@@ -133,7 +137,7 @@ class OutboxRelay:
             for row in await OutboxRow.raw(sql):
                 pending = _pending(row)
                 try:
-                    await self._publish(pending)
+                    await self._publish_traced(pending)
                 except Exception as exc:  # noqa: BLE001 - mark what went out, then report
                     failure = exc
                     break
@@ -148,6 +152,24 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(published)
+
+    async def _publish_traced(self, pending: PendingEvent) -> None:
+        """Continue the trace of the request that made the change; the message carries it on."""
+        parent = context_from({"traceparent": pending.event.traceparent or ""})
+        with _tracer.start_as_current_span(
+            f"publish {pending.subject}",
+            context=parent,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": pending.subject,
+                "messaging.message.id": pending.event.id,
+            },
+        ):
+            traceparent = current_traceparent() or pending.event.traceparent
+            await self._publish(
+                replace(pending, event=replace(pending.event, traceparent=traceparent))
+            )
 
     async def _refresh_gauges(self) -> None:
         try:

@@ -71,7 +71,7 @@ async def open_engine(engine: AnyEngine, *, pool_size: int = 10) -> None:
 
 
 async def close_engine(engine: AnyEngine) -> None:
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -39,8 +40,21 @@ class Reply:
 Responder = Callable[[str, dict[str, str], bytes], Reply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients killed mid-connection are part of the tests, not errors worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class WebhookSink:
-    """`answer(Reply(500))` or `answer_with(fn)` changes what the next calls get (default 200)."""
+    """`answer(Reply(500))` or `answer_with(fn)` changes what the next calls get (default 200).
+
+    A call is recorded once it has been answered, with the status it got.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,7 +66,11 @@ class WebhookSink:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:  # the client died mid-request: nothing was received
+                    self.close_connection = True
+                    return
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = sink._record(self.path, headers, body)
                 self.send_response(reply.status)
@@ -66,8 +84,7 @@ class WebhookSink:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the test reads `received`, not a log."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -84,7 +101,9 @@ class WebhookSink:
 
     def _record(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
         with self._lock:
-            reply = self._responder(path, headers, body)
+            responder = self._responder
+        reply = responder(path, headers, body)
+        with self._lock:
             self._received.append(Received(path, headers, body, reply.status, time.time()))
         return reply
 

@@ -1,0 +1,83 @@
+"""Fixtures for the cross-service suites: svc-todo on real PostgreSQL and a real nats-server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from shared_runtime.telemetry import configure_tracing
+from shared_testkit.asgi_server import serve_app
+from shared_testkit.polling import eventually
+from svc_todo.app import create_app
+from svc_todo.settings import TodoSettings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracing() -> None:
+    """As in production: a tracer provider, so requests start traces that messages carry on."""
+    configure_tracing("tests", otlp_endpoint=None)
+
+
+@pytest.fixture
+def todo_settings(database_url: str, nats_url: str, tmp_path: Path) -> TodoSettings:
+    return TodoSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        data_dir=tmp_path / "todo",
+        image_source_url="http://127.0.0.1:9/unreachable",
+        outbox_sweep_seconds=0.5,
+    )
+
+
+@pytest.fixture
+def todo_app(
+    todo_settings: TodoSettings,
+) -> Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]:
+    """Serve a svc-todo instance (several may share the database and NATS) once it is ready."""
+
+    def start(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return serve_app(create_app(todo_settings.model_copy(update=overrides)))
+
+    return start
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def jetstream(nats_client: Client) -> JetStreamContext:
+    return nats_client.jetstream()
+
+
+async def stream_messages(js: JetStreamContext, stream: str) -> list[Msg]:
+    """Every message the stream holds, oldest first."""
+    state = (await js.stream_info(stream)).state
+    if state.messages == 0:
+        return []
+    return [await js.get_msg(stream, seq) for seq in range(state.first_seq, state.last_seq + 1)]
+
+
+async def wait_for_messages(
+    js: JetStreamContext, stream: str, count: int, timeout: float = 10.0
+) -> list[Msg]:
+    async def enough() -> list[Msg] | None:
+        messages = await stream_messages(js, stream)
+        return messages if len(messages) >= count else None
+
+    return await eventually(enough, timeout=timeout, message=f"{count} messages on {stream}")
+
+
+Probe = Callable[[], Awaitable[Any]]

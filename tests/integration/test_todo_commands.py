@@ -1,0 +1,81 @@
+"""`todo.create.v1` commands on NATS: one todo per command id; bad commands dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import httpx
+from nats.js import JetStreamContext
+
+from shared_contracts.catalog import CREATE_TODO
+from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.todos import CreateTodo
+from shared_testkit.polling import eventually
+from tests.conftest import wait_for_messages
+
+StartTodo = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def command(text: str, event_id: str | None = None) -> CloudEvent:
+    return CloudEvent.new(
+        CREATE_TODO.event_type, "tests", CreateTodo.model_construct(text=text), event_id=event_id
+    )
+
+
+async def todo_texts(client: httpx.AsyncClient) -> list[str]:
+    return [todo["text"] for todo in (await client.get("/api/todos")).json()]
+
+
+async def test_a_command_creates_one_todo_even_when_delivered_twice(
+    todo_app: StartTodo, jetstream: JetStreamContext
+) -> None:
+    async with todo_app() as client:
+        event = command("Read https://en.wikipedia.org/wiki/NATS")
+        await jetstream.publish(CREATE_TODO.subject, event.data, headers=event.nats_headers())
+        # The same command again, past JetStream's de-duplication (another message id).
+        retried = {**event.nats_headers(), "Nats-Msg-Id": str(uuid.uuid4())}
+        await jetstream.publish(CREATE_TODO.subject, event.data, headers=retried)
+        follow_up = command("a second command")
+        await jetstream.publish(CREATE_TODO.subject, follow_up.data,
+                                headers=follow_up.nats_headers())
+
+        async def both_created() -> list[str] | None:
+            texts = await todo_texts(client)
+            return texts if "a second command" in texts else None
+
+        texts = await eventually(both_created)
+
+    assert sorted(texts) == ["Read https://en.wikipedia.org/wiki/NATS", "a second command"]
+
+
+async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
+    todo_app: StartTodo, jetstream: JetStreamContext
+) -> None:
+    async with todo_app() as client:
+        too_long = command("x" * 141)
+        await jetstream.publish(CREATE_TODO.subject, too_long.data,
+                                headers=too_long.nats_headers())
+        await jetstream.publish(CREATE_TODO.subject, b"not json at all",
+                                headers={"Content-Type": "application/json"})
+        fine = command("still flowing")
+        await jetstream.publish(CREATE_TODO.subject, fine.data, headers=fine.nats_headers())
+
+        dead = await wait_for_messages(jetstream, "DLQ", 2)
+        await eventually(lambda: _has(client, "still flowing"))
+        texts = await todo_texts(client)
+
+    assert texts == ["still flowing"]
+    assert {m.subject for m in dead} == {"dlq.todo-commands"}
+    reasons = sorted((m.headers or {})["dlq-reason"] for m in dead)
+    assert reasons[0].startswith("invalid_event")
+    assert reasons[1].startswith("text_too_long")
+    kept = next(m for m in dead if (m.headers or {}).get("ce-id") == too_long.id)
+    assert json.loads(kept.data) == {"text": "x" * 141}
+    assert (kept.headers or {})["dlq-deliveries"] == "1"
+
+
+async def _has(client: httpx.AsyncClient, text: str) -> bool:
+    return text in await todo_texts(client)
