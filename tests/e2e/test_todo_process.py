@@ -80,17 +80,19 @@ async def test_sigterm_with_an_open_live_stream_exits_cleanly_and_quickly(
     todo_env: dict[str, str], tmp_path: Path, processes: list[ServiceProcess]
 ) -> None:
     todo = start_todo(todo_env, tmp_path, processes)
-    async with httpx.AsyncClient(base_url=todo.url, timeout=10) as client:
-        async with client.stream("GET", "/events") as events:
-            assert events.status_code == 200
-            started = time.monotonic()
-            process = todo.process
-            assert process is not None
-            process.terminate()
-            try:
-                code = process.wait(timeout=15)
-            except subprocess.TimeoutExpired as exc:
-                raise AssertionError(f"still running after SIGTERM: {todo.logs()[-3000:]}") from exc
+    async with (
+        httpx.AsyncClient(base_url=todo.url, timeout=10) as client,
+        client.stream("GET", "/events") as events,
+    ):
+        assert events.status_code == 200
+        started = time.monotonic()
+        process = todo.process
+        assert process is not None
+        process.terminate()
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"still running after SIGTERM: {todo.logs()[-3000:]}") from exc
 
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
     assert time.monotonic() - started < 10
