@@ -1,0 +1,124 @@
+"""The todo page in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from shared_testkit.processes import ServiceProcess
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def todo_url(database_url: str, nats_url: str, tmp_path: Path) -> Iterator[str]:
+    todo = ServiceProcess(
+        "svc-todo",
+        {
+            "DATABASE_URL": database_url,
+            "NATS_URL": nats_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "IMAGE_SOURCE_URL": "http://127.0.0.1:9/unreachable",
+        },
+        tmp_path,
+    )
+    todo.start(wait_for="/readyz", timeout=30)
+    yield todo.url
+    todo.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is needed for browser tests: apt-get install chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield browser
+        await browser.close()
+
+
+async def open_page(browser: Browser, url: str) -> Page:
+    page = await browser.new_page()
+    await page.goto(url)
+    await page.wait_for_function("() => window.htmx !== undefined")
+    return page
+
+
+async def test_create_reject_toggle_and_delete(browser: Browser, todo_url: str) -> None:
+    page = await open_page(browser, todo_url)
+    text, counter = page.locator("#todo-text"), page.locator("#counter")
+
+    await text.fill("buy milk 🥛")
+    await expect(counter).to_have_text("10/140")
+    await page.locator("#create").click()
+    item = page.locator("#todo-list li.todo", has_text="buy milk 🥛")
+    await expect(item).to_be_visible()
+    await expect(text).to_have_value("")
+    await expect(counter).to_have_text("0/140")
+
+    await text.fill("x" * 141)
+    await expect(counter).to_have_text("141/140")
+    await expect(page.locator("#create")).to_be_disabled()
+    await expect(page.locator("#form-error")).to_contain_text("at most 140 characters")
+    await expect(page.locator("#todo-list li.todo")).to_have_count(1)
+
+    await item.locator("input.toggle").click()
+    done = page.locator("#todo-list li.todo.done", has_text="buy milk")
+    await expect(done).to_be_visible()
+    decoration = await done.locator(".text").evaluate(
+        "node => getComputedStyle(node).textDecorationLine"
+    )
+    assert decoration == "line-through"
+
+    await done.locator("button.delete").click()
+    await expect(page.locator("#todo-list li.todo")).to_have_count(0)
+    async with httpx.AsyncClient(base_url=todo_url) as client:
+        assert (await client.get("/api/todos")).json() == []
+
+
+async def test_the_server_message_shows_when_the_client_check_is_bypassed(
+    browser: Browser, todo_url: str
+) -> None:
+    page = await open_page(browser, todo_url)
+
+    # A request that skips the page's own check (an old page, a script): the server refuses it
+    # and the page shows the server's reason where the form shows errors.
+    await page.evaluate(
+        """() => htmx.ajax('POST', '/fragments/todos',
+             {source: '#todo-list', target: '#todo-list', swap: 'outerHTML',
+              values: {text: 'y'.repeat(141)}})"""
+    )
+
+    await expect(page.locator("#form-error")).to_contain_text("at most 140 characters, got 141")
+    await expect(page.locator("#todo-list li.todo")).to_have_count(0)
+
+
+async def test_a_second_page_sees_new_todos_live(browser: Browser, todo_url: str) -> None:
+    watcher = await open_page(browser, todo_url)
+    writer = await open_page(browser, todo_url)
+
+    await writer.locator("#todo-text").fill("seen by the other page")
+    await writer.locator("#create").click()
+
+    await expect(
+        watcher.locator("#todo-list li.todo", has_text="seen by the other page")
+    ).to_be_visible(timeout=1000)
+    async with httpx.AsyncClient(base_url=todo_url) as client:
+        await client.post("/api/todos", json={"text": "created by the API"})
+    await expect(
+        watcher.locator("#todo-list li.todo", has_text="created by the API")
+    ).to_be_visible(timeout=1000)
