@@ -1,0 +1,1 @@
+"""svc-wikipedia: turns a random Wikipedia article into a "Read <url>" todo command."""

@@ -1,0 +1,70 @@
+"""The console command as Knative runs it: honours PORT, becomes ready, finishes work on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from shared_testkit.polling import eventually
+from shared_testkit.ports import free_port
+
+COMMAND = str(Path(sys.executable).parent / "svc-wikipedia")
+
+
+async def test_sigterm_finishes_the_suggestion_in_hand(
+    wikipedia: Any, nats_url: str, stored_commands: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "NATS_URL": nats_url,
+        "WIKIPEDIA_BASE_URL": wikipedia.url,
+        "SUGGEST_EVERY_MINUTES": "0",
+    }
+    with (tmp_path / "service.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            COMMAND, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            await eventually(lambda: _ready(http), timeout=30, message="svc-wikipedia ready")
+            wikipedia.delay_seconds = 1.0
+            in_flight = asyncio.create_task(
+                http.post(
+                    "/",
+                    headers={
+                        "ce-specversion": "1.0",
+                        "ce-id": "ping-at-shutdown",
+                        "ce-type": "dev.knative.sources.ping",
+                        "ce-source": "/tests",
+                    },
+                )
+            )
+            await eventually(lambda: _asked(wikipedia))
+            process.send_signal(signal.SIGTERM)
+            response = await in_flight
+        exit_code = await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert response.status_code == 202
+    assert exit_code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
+    assert [c.text for c in await stored_commands()] == [f"Read {wikipedia.url}/wiki/Article_1"]
+
+
+async def _ready(http: httpx.AsyncClient) -> bool:
+    return (await http.get("/readyz")).status_code == 200
+
+
+async def _asked(wikipedia: Any) -> bool:
+    return bool(wikipedia.random_requests())
