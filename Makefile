@@ -10,7 +10,7 @@ PACKAGES := libs/contracts libs/runtime libs/testkit $(wildcard svc-*)
 INSTALL_INPUTS := constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up test lint format clean
+.PHONY: help venv up test lint format check-manifests clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: $(BIN)/.installed ## Lint (ruff) and type-check (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(foreach p,$(PACKAGES),$(addprefix -p ,$(notdir $(wildcard $(p)/src/*))))
+
+check-manifests: $(BIN)/.installed ## Validate Kubernetes, Istio, Knative, NATS and monitoring files offline
+	$(BIN)/python tools/check_manifests.py
 
 format: $(BIN)/.installed ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -1,0 +1,1 @@
+"""Offline checks of the deployment manifests: rendering, schemas, policy, rules, NATS config."""
