@@ -1,0 +1,51 @@
+"""From a todo event on the wire to the sentence a chat shows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from shared_contracts.catalog import (
+    TODO_CREATED,
+    TODO_DELETED,
+    TODO_EVENTS,
+    TODO_UPDATED,
+    channel_for_type,
+)
+from shared_contracts.cloudevents import CloudEvent, InvalidEvent
+from shared_contracts.todos import Todo, TodoDeleted
+
+
+@dataclass(frozen=True)
+class Announcement:
+    event: CloudEvent
+    text: str
+
+
+def announcement_for(headers: Mapping[str, str] | None, body: bytes) -> Announcement:
+    """Read a CloudEvent in NATS binary mode; InvalidEvent when no retry could ever help."""
+    event = CloudEvent.from_nats(headers, body)
+    channel = channel_for_type(event.type)
+    if channel not in TODO_EVENTS:
+        raise InvalidEvent(f"not a todo event type: {event.type!r}")
+    try:
+        data = channel.model.model_validate_json(event.data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidEvent(f"{event.type} data is invalid: {problems}") from exc
+    return Announcement(event, describe(event.type, data))
+
+
+def describe(event_type: str, data: BaseModel) -> str:
+    if event_type == TODO_CREATED.event_type and isinstance(data, Todo):
+        return f"A todo was created: {data.text}"
+    if event_type == TODO_UPDATED.event_type and isinstance(data, Todo):
+        verb = "marked done" if data.done else "updated"
+        return f"A todo was {verb}: {data.text}"
+    if event_type == TODO_DELETED.event_type and isinstance(data, TodoDeleted):
+        return f"A todo was deleted: {data.id}"
+    raise InvalidEvent(f"no message for {event_type!r} with {type(data).__name__} data")

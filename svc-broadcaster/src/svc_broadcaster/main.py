@@ -1,0 +1,68 @@
+"""`svc-broadcaster` runs the service; `svc-broadcaster dlq replay` re-drives its dead letters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from shared_contracts.catalog import DLQ, TODOS
+from shared_runtime.logging import configure_logging
+from shared_runtime.messaging import connect, declare_streams
+from shared_runtime.telemetry import configure_tracing, shutdown_tracing
+from shared_runtime.web import serve
+from svc_broadcaster.app import SERVICE, create_app, holder_identity
+from svc_broadcaster.ledger import DeliveryLedger, open_bucket
+from svc_broadcaster.replay import ReplayReport, replay_dead_letters
+from svc_broadcaster.settings import BroadcasterSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=SERVICE, description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    dlq = commands.add_parser("dlq", help="operate on dead letters").add_subparsers(dest="action")
+    dlq.add_parser("replay", help="republish dead letters to their subject and remove them")
+    args = parser.parse_args(argv)
+    if args.command == "dlq" and args.action != "replay":
+        parser.error("dlq needs an action: replay")
+
+    try:
+        settings = BroadcasterSettings()
+    except ValidationError as exc:  # its str() would echo the input, secrets included
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"{SERVICE}: invalid configuration: {problems}")
+    configure_logging(SERVICE, settings.log_level)
+    # httpx logs every request URL at INFO; the Telegram token and webhook URLs are credentials.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+    if args.command == "dlq":
+        print(json.dumps(asyncio.run(replay(settings)).as_dict()))
+        return
+    configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)
+    try:
+        serve(create_app(settings), settings)
+    finally:
+        shutdown_tracing()
+
+
+async def replay(settings: BroadcasterSettings) -> ReplayReport:
+    nc = await connect(settings, f"{SERVICE}-replay")
+    try:
+        js = nc.jetstream()
+        if settings.declare_streams:
+            await declare_streams(js, (TODOS, DLQ))
+        kv = await open_bucket(
+            js,
+            settings.broadcaster_dedup_bucket,
+            settings.broadcaster_dedup_ttl_hours * 3600,
+            settings.declare_streams,
+        )
+        ledger = DeliveryLedger(kv, holder_identity(), settings.broadcaster_ack_wait_seconds)
+        return await replay_dead_letters(js, ledger, settings.broadcaster_durable)
+    finally:
+        await nc.drain()

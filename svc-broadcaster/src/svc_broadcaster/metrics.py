@@ -1,0 +1,33 @@
+"""Prometheus series of the broadcaster, registered once per process in the default registry."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OUTCOMES = ("sent", "duplicate", "retried", "deferred", "dead_lettered")
+ERROR_KINDS = ("timeout", "connection", "rate_limited", "server_error", "client_error")
+
+MESSAGES_PROCESSED = Counter(
+    "broadcaster_messages_processed",
+    "Todo events handled, by outcome (deferred: another replica holds a live claim)",
+    ["outcome"],
+)
+WEBHOOK_ERRORS = Counter(
+    "broadcaster_webhook_errors", "Failed webhook calls, by kind of failure", ["kind"]
+)
+WEBHOOK_LATENCY = Histogram(
+    "broadcaster_webhook_latency_seconds",
+    "Duration of webhook calls, failed ones included",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_PENDING = Gauge(
+    "broadcaster_consumer_pending", "Events in the stream not yet delivered to any replica"
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "broadcaster_consumer_ack_pending", "Events delivered to a replica and not yet acknowledged"
+)
+
+for _outcome in OUTCOMES:
+    MESSAGES_PROCESSED.labels(_outcome)
+for _kind in ERROR_KINDS:
+    WEBHOOK_ERRORS.labels(_kind)
