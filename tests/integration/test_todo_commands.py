@@ -39,8 +39,9 @@ async def test_a_command_creates_one_todo_even_when_delivered_twice(
         retried = {**event.nats_headers(), "Nats-Msg-Id": str(uuid.uuid4())}
         await jetstream.publish(CREATE_TODO.subject, event.data, headers=retried)
         follow_up = command("a second command")
-        await jetstream.publish(CREATE_TODO.subject, follow_up.data,
-                                headers=follow_up.nats_headers())
+        await jetstream.publish(
+            CREATE_TODO.subject, follow_up.data, headers=follow_up.nats_headers()
+        )
 
         async def both_created() -> list[str] | None:
             texts = await todo_texts(client)
@@ -56,10 +57,10 @@ async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
 ) -> None:
     async with todo_app() as client:
         too_long = command("x" * 141)
-        await jetstream.publish(CREATE_TODO.subject, too_long.data,
-                                headers=too_long.nats_headers())
-        await jetstream.publish(CREATE_TODO.subject, b"not json at all",
-                                headers={"Content-Type": "application/json"})
+        await jetstream.publish(CREATE_TODO.subject, too_long.data, headers=too_long.nats_headers())
+        await jetstream.publish(
+            CREATE_TODO.subject, b"not json at all", headers={"Content-Type": "application/json"}
+        )
         fine = command("still flowing")
         await jetstream.publish(CREATE_TODO.subject, fine.data, headers=fine.nats_headers())
 

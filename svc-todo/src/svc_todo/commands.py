@@ -39,7 +39,8 @@ def command_router(service: TodoService, *, max_deliver: int) -> NatsRouter:
         CREATE_TODO.subject,
         stream=JStream(CREATE_TODO.stream.name, declare=False),
         durable=CONSUMER,
-        pull_sub=PullSub(batch_size=16, timeout=5),
+        # One message per pull: a larger batch makes a lone command wait for the pull to expire.
+        pull_sub=PullSub(batch_size=1, timeout=5),
         config=ConsumerConfig(ack_wait=ACK_WAIT_SECONDS, max_deliver=max_deliver),
         ack_policy=AckPolicy.MANUAL,
         title="create-todo",
