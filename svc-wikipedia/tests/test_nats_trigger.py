@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.testing import AsyncTestClient
+
 from shared_contracts.catalog import WIKIPEDIA_REQUESTED
 from shared_contracts.cloudevents import CloudEvent
 from shared_contracts.wikipedia import WikipediaRequested
 from shared_runtime.messaging import publish_event
 from shared_testkit.polling import eventually
+from svc_wikipedia.app import create_app
 from svc_wikipedia.suggestions import command_id
 
 SOURCE = "/tests/publisher"
@@ -79,3 +82,19 @@ async def _both_acknowledged(js: Any) -> bool:
 async def _redelivered(wikipedia: Any) -> bool:
     """Two tries per delivery (WIKIPEDIA_ATTEMPTS=2), so four requests mean a redelivery."""
     return len(wikipedia.random_requests()) >= 4
+
+
+async def test_with_nats_requests_off_no_consumer_is_created(
+    make_settings: Any, nats_url: str, js: Any
+) -> None:
+    """In Knative the channel delivers over HTTP and the service's NATS user may not consume."""
+    settings = make_settings(nats_url=nats_url, consume_nats_requests=False)
+    async with AsyncTestClient(create_app(settings)) as client:
+        await eventually(lambda: _ready(client))
+        consumers = await js.consumers_info(WIKIPEDIA_REQUESTED.stream.name)
+
+    assert consumers == []
+
+
+async def _ready(client: Any) -> bool:
+    return bool((await client.get("/readyz")).status_code == 200)

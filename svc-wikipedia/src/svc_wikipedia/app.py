@@ -48,7 +48,8 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> Litest
                     max_deliver=settings.max_deliver,
                 ),
             )
-            await consumer.start()
+            if settings.consume_nats_requests:
+                await consumer.start()
             scheduler = None
             if settings.suggest_every_minutes:
                 scheduler = Scheduler(js, timedelta(minutes=settings.suggest_every_minutes), clock)
@@ -60,7 +61,8 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> Litest
             finally:
                 if scheduler is not None:
                     await scheduler.stop()
-                await consumer.stop()
+                if settings.consume_nats_requests:
+                    await consumer.stop()
 
     async def nats_connected() -> str | None:
         nc: Client | None = app.state.get("nats")

@@ -23,3 +23,7 @@ class WikipediaSettings(NatsSettings):
     )
     redelivery_max_delay_seconds: float = Field(default=600.0, gt=0)
     max_deliver: int = Field(default=20, ge=1, description="Deliveries before the dead letter.")
+    consume_nats_requests: bool = Field(
+        default=True,
+        description="Pull `wikipedia.requests`; off in Knative, whose channel delivers by HTTP.",
+    )
