@@ -13,6 +13,10 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared_runtime.telemetry import configure_tracing
 from shared_testkit.asgi_server import serve_app
@@ -22,9 +26,15 @@ from svc_todo.settings import TodoSettings
 
 
 @pytest.fixture(scope="session", autouse=True)
-def tracing() -> None:
-    """As in production: a tracer provider, so requests start traces that messages carry on."""
+def finished_spans() -> InMemorySpanExporter:
+    """As in production, a tracer provider (so requests start traces that messages carry on),
+    plus an in-memory exporter tests can read."""
     configure_tracing("tests", otlp_endpoint=None)
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
 
 
 @pytest.fixture

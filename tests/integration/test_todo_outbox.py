@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 from nats.js import JetStreamContext
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared_testkit.asgi_server import serve_app
 from shared_testkit.nats_server import NatsServer
@@ -54,6 +55,28 @@ async def test_each_change_is_one_cloudevent_on_the_stream(
     assert (updated.headers or {})["ce-type"] == "todo.updated.v1"
     assert json.loads(deleted.data) == {"id": todo["id"]}
     assert len({(m.headers or {})["ce-id"] for m in messages}) == 3
+
+
+async def test_one_trace_runs_from_the_request_through_the_database_to_the_publish(
+    todo_app: StartTodo, jetstream: JetStreamContext, finished_spans: InMemorySpanExporter
+) -> None:
+    async with todo_app() as client:
+        await client.post("/api/todos", json={"text": "traced"})
+        message = (await wait_for_messages(jetstream, "TODOS", 1))[0]
+
+    trace_id = (message.headers or {})["traceparent"].split("-")[1]
+    spans = {
+        span.name: span
+        for span in finished_spans.get_finished_spans()
+        if format(span.context.trace_id, "032x") == trace_id
+    }
+    assert {"POST /api/todos", "todo.create", "publish todos.events.created"} <= set(spans)
+    assert spans["todo.create"].parent.span_id == spans["POST /api/todos"].context.span_id
+    publish = spans["publish todos.events.created"]
+    assert publish.parent.span_id == spans["todo.create"].context.span_id
+    assert (message.headers or {})["traceparent"].split("-")[2] == format(
+        publish.context.span_id, "016x"
+    )
 
 
 async def test_writes_during_a_nats_outage_are_published_once_it_returns(

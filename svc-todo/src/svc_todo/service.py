@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
 from shared_contracts.todos import Todo, TodoDeleted, validate_todo_text
-from shared_runtime.database import AnyEngine, write_transaction
+from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.telemetry import current_traceparent
 from svc_todo.metrics import TODOS_CREATED
 from svc_todo.models import IdempotencyRow, OutboxRow, TodoRow
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 
 class TodoNotFound(LookupError):
@@ -76,7 +79,7 @@ class TodoService:
         return todo
 
     async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Todo, bool]:
-        async with write_transaction(self._engine):
+        async with self._transaction("create"):
             if idempotency_key:
                 recorded = await self._recorded_or_none(idempotency_key)
                 if recorded is not None:
@@ -115,7 +118,7 @@ class TodoService:
     ) -> Todo:
         if text is not None:
             text = validate_todo_text(text)
-        async with write_transaction(self._engine):
+        async with self._transaction("update"):
             current = await self.get(todo_id)
             changes = {
                 k: v
@@ -138,12 +141,27 @@ class TodoService:
         return todo
 
     async def delete(self, todo_id: uuid.UUID) -> None:
-        async with write_transaction(self._engine):
+        async with self._transaction("delete"):
             await self.get(todo_id)
             await TodoRow.delete().where(TodoRow.id == todo_id)
             await self._record_event(TODO_DELETED, todo_id, TodoDeleted(id=todo_id))
         self._on_commit()
         log.info("todo deleted", extra={"todo_id": str(todo_id)})
+
+    @asynccontextmanager
+    async def _transaction(self, operation: str) -> AsyncIterator[None]:
+        """One write transaction, traced: the outbox row records this span as the event's parent,
+        so the trace runs request → database → publish."""
+        with _tracer.start_as_current_span(
+            f"todo.{operation}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql" if is_postgres(self._engine) else "sqlite",
+                "db.operation": operation,
+            },
+        ):
+            async with write_transaction(self._engine):
+                yield
 
     async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
         await OutboxRow.insert(
