@@ -20,8 +20,9 @@ async def test_posting_a_todo_sends_one_chat_message(
     todo_app: StartTodo, nats_url: str, webhook_sink: WebhookSink
 ) -> None:
     broadcaster = create_broadcaster(
-        BroadcasterSettings(nats_url=nats_url, webhook_url=webhook_sink.url,
-                            webhook_format="generic")
+        BroadcasterSettings(
+            nats_url=nats_url, webhook_url=webhook_sink.url, webhook_format="generic"
+        )
     )
     async with todo_app() as todo, serve_app(broadcaster):
         created = (await todo.post("/api/todos", json={"text": "call the plumber"})).json()
