@@ -73,6 +73,10 @@ def rss_mb(pid: int) -> float:
 
 
 async def measure(port: int, connections: int, seconds: float) -> dict[str, tuple[float, float]]:
+    """GET over a small list, then POST; (requests per second, p99 ms) of each."""
+    for n in range(SEED_TODOS):
+        body = f'{{"text": "seed {n}"}}'.encode()
+        await load(port, "POST", "/api/todos", body, connections=1, seconds=0.001)
     results = {}
     for name, method, body in (("GET", "GET", b""), ("POST", "POST", b'{"text": "bench todo"}')):
         await load(port, method, "/api/todos", body, connections=connections, seconds=1)  # warm
@@ -83,7 +87,7 @@ async def measure(port: int, connections: int, seconds: float) -> dict[str, tupl
     return results
 
 
-async def seed(database_url: str) -> None:
+async def empty_tables(database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
     await connection.execute("TRUNCATE todo, todo_outbox")
     await connection.close()
@@ -110,31 +114,13 @@ async def main() -> None:
             todo = Launched([str(VENV_BIN / "svc-todo")], env)
             started = todo.seconds_until_ok("/readyz")
             idle_rss = rss_mb(todo.process.pid)
-            for n in range(SEED_TODOS):
-                await load(
-                    todo.port,
-                    "POST",
-                    "/api/todos",
-                    f'{{"text": "seed {n}"}}'.encode(),
-                    connections=1,
-                    seconds=0.001,
-                )
             service = await measure(todo.port, args.connections, args.seconds)
             loaded_rss = rss_mb(todo.process.pid)
             todo.stop()
 
-            await seed(database_url)
+            await empty_tables(database_url)
             raw = Launched([sys.executable, str(Path(__file__).parent / "raw_todo_app.py")], env)
             raw.seconds_until_ok("/api/todos")
-            for n in range(SEED_TODOS):
-                await load(
-                    raw.port,
-                    "POST",
-                    "/api/todos",
-                    f'{{"text": "seed {n}"}}'.encode(),
-                    connections=1,
-                    seconds=0.001,
-                )
             baseline = await measure(raw.port, args.connections, args.seconds)
             raw.stop()
         finally:

@@ -52,38 +52,32 @@ def command_router(service: TodoService, *, max_deliver: int) -> NatsRouter:
         """`documented` gives AsyncAPI the payload schema; the raw message is validated here, so
         a bad command is dead-lettered with its precise reason instead of failing in decoding."""
         deliveries = message.raw_message.metadata.num_delivered
-        headers = message.headers
-        try:
-            event = CloudEvent.from_nats(headers, message.body)
-            text = CreateTodo.model_validate(event.json_data()).text
-        except (InvalidEvent, ValidationError, TodoTextError) as exc:
-            reason = _rejection(exc)
-            TODOS_REJECTED.labels(reason=reason).inc()
+
+        async def give_up(reason: str) -> None:
             COMMANDS_PROCESSED.labels(outcome="dead_lettered").inc()
             await dead_letter(
                 jetstream,
                 CONSUMER,
-                headers,
+                message.headers,
                 message.body,
-                reason=f"{reason}: {exc}",
+                reason=reason,
                 deliveries=deliveries,
             )
             await message.ack()
+
+        try:
+            event = CloudEvent.from_nats(message.headers, message.body)
+            text = CreateTodo.model_validate(event.json_data()).text
+        except (InvalidEvent, ValidationError, TodoTextError) as exc:
+            reason = _rejection(exc)
+            TODOS_REJECTED.labels(reason=reason).inc()
+            await give_up(f"{reason}: {exc}")
             return
         try:
             await service.create(text, idempotency_key=f"command:{event.id}", via="nats")
         except Exception as exc:  # noqa: BLE001 - transient (database): retry, then give up
             if deliveries >= max_deliver:
-                COMMANDS_PROCESSED.labels(outcome="dead_lettered").inc()
-                await dead_letter(
-                    jetstream,
-                    CONSUMER,
-                    headers,
-                    message.body,
-                    reason=f"failed {deliveries} times: {exc!r}",
-                    deliveries=deliveries,
-                )
-                await message.ack()
+                await give_up(f"failed {deliveries} times: {exc!r}")
                 return
             COMMANDS_PROCESSED.labels(outcome="retried").inc()
             log.warning(
