@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchkit import VENV_BIN, Launched, machine, percentile
@@ -74,9 +75,9 @@ def rss_mb(pid: int) -> float:
 
 async def measure(port: int, connections: int, seconds: float) -> dict[str, tuple[float, float]]:
     """GET over a small list, then POST; (requests per second, p99 ms) of each."""
-    for n in range(SEED_TODOS):
-        body = f'{{"text": "seed {n}"}}'.encode()
-        await load(port, "POST", "/api/todos", body, connections=1, seconds=0.001)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        for n in range(SEED_TODOS):
+            (await client.post("/api/todos", json={"text": f"seed {n}"})).raise_for_status()
     results = {}
     for name, method, body in (("GET", "GET", b""), ("POST", "POST", b'{"text": "bench todo"}')):
         await load(port, method, "/api/todos", body, connections=connections, seconds=1)  # warm
