@@ -6,7 +6,7 @@ import asyncpg
 import nats
 import pytest
 
-from shared_testkit import containers
+from shared_testkit import containers, postgres
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.polling import eventually
 
@@ -46,3 +46,18 @@ def test_testcontainers_provider_gives_a_jetstream_server() -> None:
         assert url.startswith("nats://")
     finally:
         container.stop()
+
+
+async def test_the_throwaway_cluster_provider_serves_and_cleans_up() -> None:
+    """The local fallback when no TEST_DATABASE_URL is given: initdb/pg_ctl in a temp dir."""
+    assert postgres.ThrowawayCluster.available(), "initdb and pg_ctl must be on PATH"
+    cluster = postgres.ThrowawayCluster()
+    admin_url = cluster.start()
+    try:
+        database_url = await postgres.create_database(admin_url)
+        connection = await asyncpg.connect(database_url)
+        assert await connection.fetchval("SELECT 1") == 1
+        await connection.close()
+    finally:
+        cluster.stop()
+    assert not cluster.directory.exists()
