@@ -25,6 +25,7 @@ from piccolo.table import Table
 log = logging.getLogger(__name__)
 
 AnyEngine = PostgresEngine | SQLiteEngine
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 class SchemaMigration(Table, tablename="schema_migrations"):
@@ -40,9 +41,17 @@ class Migration:
     apply: Callable[[], Awaitable[Any]]
 
 
+class _PostgresEngine(PostgresEngine):
+    """Piccolo's engine, minus the version check that connects while the engine is built: that
+    blocked start-up (up to asyncpg's connect timeout) before readiness could say anything."""
+
+    async def check_version(self) -> None:
+        return None
+
+
 def engine_for(database_url: str | None, data_dir: Path, sqlite_name: str) -> AnyEngine:
     if database_url:
-        return PostgresEngine(config={"dsn": database_url})
+        return _PostgresEngine(config={"dsn": database_url, "timeout": CONNECT_TIMEOUT_SECONDS})
     data_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteEngine(path=str(data_dir / sqlite_name), timeout=30)
 
@@ -123,30 +132,44 @@ class DatabaseGate:
 
     The service starts (and is live) without its database; readiness says why it is not ready,
     so an orchestrator holds traffic back instead of restarting the process in a loop.
+    `then` runs after migrating, inside the retry (e.g. to open a held connection).
     """
 
-    def __init__(self, engine: AnyEngine, migrations: Iterable[Migration]) -> None:
+    def __init__(
+        self,
+        engine: AnyEngine,
+        migrations: Iterable[Migration],
+        *,
+        pool_size: int = 10,
+        max_backoff_seconds: float = 5.0,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._engine = engine
         self._migrations = tuple(migrations)
+        self._pool_size = pool_size
+        self._max_backoff = max_backoff_seconds
+        self._then = then
         self._ready = asyncio.Event()
-        self._last_error = "database not prepared yet"
+        self.not_ready_reason = "database not prepared yet"
 
     @property
     def is_prepared(self) -> bool:
         return self._ready.is_set()
 
-    async def prepare(self, max_backoff: float = 5.0) -> None:
+    async def prepare(self) -> None:
         attempt = 0
         while not self._ready.is_set():
             try:
-                await open_engine(self._engine)
+                await open_engine(self._engine, pool_size=self._pool_size)
                 await migrate(self._engine, self._migrations)
+                if self._then is not None:
+                    await self._then()
             except Exception as exc:  # noqa: BLE001 - retried; readiness reports it
                 attempt += 1
-                self._last_error = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
-                log.warning("database not available yet", extra={"error": self._last_error})
+                self.not_ready_reason = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+                log.warning("database not available yet", extra={"error": self.not_ready_reason})
                 await close_engine(self._engine)
-                await asyncio.sleep(min(max_backoff, 0.2 * 2**attempt))
+                await asyncio.sleep(min(self._max_backoff, 0.2 * 2**attempt))
             else:
                 self._ready.set()
 
@@ -155,5 +178,5 @@ class DatabaseGate:
 
     async def readiness(self) -> str | None:
         if not self._ready.is_set():
-            return self._last_error
+            return self.not_ready_reason
         return await ping(self._engine)

@@ -1,0 +1,1 @@
+"""Ping-pong: answers `pong N` from a counter every replica shares through the database."""
