@@ -12,8 +12,21 @@ import yaml
 from manifest_checks.tools import tool
 
 REPO = Path(__file__).resolve().parents[2]
-MANIFEST_ROOTS = ("k8s", "nats", "istio", "knative", "monitoring", "gitops")
-DEPLOYABLE = ("k8s/overlays/staging", "k8s/overlays/production", "k8s/examples/wikipedia-page")
+MANIFEST_ROOTS = (
+    "k8s",
+    "nats",
+    "istio",
+    "knative",
+    "monitoring",
+    "gitops",
+    "svc-dummysite/manifests",
+)
+DEPLOYABLE = (
+    "k8s/overlays/staging",
+    "k8s/overlays/production",
+    "k8s/examples/wikipedia-page",
+    "svc-dummysite/manifests",
+)
 """What is applied to a cluster as a whole: the policy holds for each of these renderings."""
 
 Manifest = dict[str, Any]

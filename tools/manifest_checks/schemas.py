@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 
-from manifest_checks.render import REPO, Manifest, name_of
+from manifest_checks.render import MANIFEST_ROOTS, REPO, Manifest, documents, name_of
 from manifest_checks.tools import tool
 
 KUBERNETES_VERSION = "1.32.0"
@@ -60,17 +60,54 @@ def _validator(path: Path) -> jsonschema.protocols.Validator:
     return validator_class(schema)
 
 
+CrdKey = tuple[str, str]
+"""(apiVersion, kind) of a custom resource."""
+
+
+def crd_schemas(manifests: Iterable[Manifest]) -> dict[CrdKey, dict[str, Any]]:
+    """The openAPIV3Schema of every version of every CustomResourceDefinition in `manifests`."""
+    schemas = {}
+    for crd in manifests:
+        if crd.get("kind") != "CustomResourceDefinition":
+            continue
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if "schema" in version:
+                schemas[(f"{group}/{version['name']}", kind)] = version["schema"]["openAPIV3Schema"]
+    return schemas
+
+
+@cache
+def project_crd_schemas() -> dict[CrdKey, dict[str, Any]]:
+    """Schemas of the CRDs the project defines itself, read from the manifest roots: custom
+    resources of these kinds are validated against their own CRD, wherever they are rendered."""
+    found: list[Manifest] = []
+    for root in MANIFEST_ROOTS:
+        for path in sorted((REPO / root).rglob("*.yaml")):
+            text = path.read_text()
+            if "kind: CustomResourceDefinition" in text:
+                found.extend(documents(text))
+    return crd_schemas(found)
+
+
 def custom_resource_problems(manifests: Iterable[Manifest], root: Path = CRD_SCHEMAS) -> list[str]:
-    """Every custom resource against the copy of its CRD schema; a kind without one fails."""
+    """Every custom resource against its CRD's schema: the project's own CRDs, or the copies
+    of third-party ones under `root`; a kind without one fails."""
+    manifests = list(manifests)
+    own = {**project_crd_schemas(), **crd_schemas(manifests)}
     problems = []
     for manifest in manifests:
         if is_core(manifest):
             continue
+        own_schema = own.get((str(manifest.get("apiVersion")), str(manifest.get("kind"))))
         path = schema_path(manifest, root)
-        if not path.exists():
+        if own_schema is None and not path.exists():
             problems.append(f"{name_of(manifest)}: no schema at {path.relative_to(REPO)}")
             continue
-        for error in _validator(path).iter_errors(manifest):
+        validator = (
+            _validator(path) if own_schema is None else jsonschema.Draft7Validator(own_schema)
+        )
+        for error in validator.iter_errors(manifest):
             where = "/".join(str(p) for p in error.absolute_path)
             problems.append(f"{name_of(manifest)}: {where}: {error.message}")
     return problems
