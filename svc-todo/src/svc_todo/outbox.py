@@ -93,26 +93,35 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self, after: Callable[[], Awaitable[None]]) -> None:
-        """Relay until `stop`, once `after` returns (the schema exists); failures (NATS or the
-        database away) back off and retry."""
+        """Relay until cancelled, once `after` returns (the schema exists); failures (NATS or
+        the database away) back off and retry. The backlog gauges are read from the database on
+        each sweep and after a failure; a full drain sets them to zero without a query."""
         await after()
         failures = 0
         while True:
+            swept = False
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._sweep_seconds)
             except TimeoutError:
+                swept = True
                 await self._forget_published()
             self._wakeup.clear()
             try:
                 await self.drain()
-                failures = 0
             except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay for later
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures)
                 log.warning("outbox relay paused", extra={"error": repr(exc), "retry_in": delay})
+                await self._refresh_gauges()
                 await asyncio.sleep(delay)
                 self._wakeup.set()
-            await self._refresh_gauges()
+                continue
+            failures = 0
+            if swept:
+                await self._refresh_gauges()
+            else:
+                OUTBOX_BACKLOG.set(0)
+                OUTBOX_OLDEST_AGE.set(0)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
