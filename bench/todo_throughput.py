@@ -3,7 +3,7 @@
 Prints GET and POST /api/todos requests per second and p99 latency at 32 connections, their
 ratios to the baseline, svc-todo's idle and post-load RSS, and its time from launch to ready.
 
-    .venv/bin/python bench/todo_throughput.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/todo_throughput.py [--seconds 5] [--rounds 3] [--connections 32]
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default the local `test` database as admin) and runs the
 wheel's nats-server itself. Figures vary with machine load; the ratios are what to compare.
@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -73,30 +72,42 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def measure(port: int, connections: int, seconds: float) -> dict[str, tuple[float, float]]:
-    """GET over a small list, then POST; (requests per second, p99 ms) of each."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        for n in range(SEED_TODOS):
-            (await client.post("/api/todos", json={"text": f"seed {n}"})).raise_for_status()
-    results = {}
-    for name, method, body in (("GET", "GET", b""), ("POST", "POST", b'{"text": "bench todo"}')):
-        await load(port, method, "/api/todos", body, connections=connections, seconds=1)  # warm
-        ok, latencies = await load(
-            port, method, "/api/todos", body, connections=connections, seconds=seconds
-        )
-        results[name] = (ok / seconds, percentile(latencies, 0.99) * 1000)
+Result = tuple[float, float]
+"""(requests per second, p99 latency in ms) of one round."""
+
+
+async def round_robin(
+    ports: dict[str, int],
+    method: str,
+    body: bytes,
+    *,
+    rounds: int,
+    connections: int,
+    seconds: float,
+) -> dict[str, list[Result]]:
+    """Alternate the servers round by round, so a burst of load elsewhere on the machine hits
+    both alike; the medians are compared."""
+    results: dict[str, list[Result]] = {name: [] for name in ports}
+    for port in ports.values():  # warm-up
+        await load(port, method, "/api/todos", body, connections=connections, seconds=1)
+    for _ in range(rounds):
+        for name, port in ports.items():
+            ok, latencies = await load(
+                port, method, "/api/todos", body, connections=connections, seconds=seconds
+            )
+            results[name].append((ok / seconds, percentile(latencies, 0.99) * 1000))
     return results
 
 
-async def empty_tables(database_url: str) -> None:
-    connection = await asyncpg.connect(database_url)
-    await connection.execute("TRUNCATE todo, todo_outbox")
-    await connection.close()
+def median(results: list[Result]) -> Result:
+    ordered = sorted(results)
+    return ordered[len(ordered) // 2]
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
 
@@ -104,6 +115,7 @@ async def main() -> None:
         nats = NatsServer(Path(scratch) / "jetstream")
         nats.start()
         database_url = await create_database(ADMIN_URL)
+        servers: list[Launched] = []
         try:
             env = {
                 "DATABASE_URL": database_url,
@@ -113,25 +125,39 @@ async def main() -> None:
                 "IMAGE_SOURCE_URL": "http://127.0.0.1:9/none",
             }
             todo = Launched([str(VENV_BIN / "svc-todo")], env)
-            started = todo.seconds_until_ok("/readyz")
+            servers.append(todo)
+            started = todo.seconds_until_ok("/readyz")  # also creates the schema
             idle_rss = rss_mb(todo.process.pid)
-            service = await measure(todo.port, args.connections, args.seconds)
-            loaded_rss = rss_mb(todo.process.pid)
-            todo.stop()
-
-            await empty_tables(database_url)
             raw = Launched([sys.executable, str(Path(__file__).parent / "raw_todo_app.py")], env)
+            servers.append(raw)
             raw.seconds_until_ok("/api/todos")
-            baseline = await measure(raw.port, args.connections, args.seconds)
-            raw.stop()
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{todo.port}") as client:
+                for n in range(SEED_TODOS):
+                    (await client.post("/api/todos", json={"text": f"seed {n}"})).raise_for_status()
+            ports = {"svc-todo": todo.port, "raw": raw.port}
+            options = {
+                "rounds": args.rounds,
+                "connections": args.connections,
+                "seconds": args.seconds,
+            }
+            results = {
+                "GET": await round_robin(ports, "GET", b"", **options),  # a list of 20 todos
+                "POST": await round_robin(ports, "POST", b'{"text": "bench todo"}', **options),
+            }
+            loaded_rss = rss_mb(todo.process.pid)
         finally:
+            for server in servers:
+                server.stop()
             await drop_database(ADMIN_URL, database_url)
             nats.stop()
 
-    print(f"machine: {machine()}, {args.connections} connections, {args.seconds:g} s per run")
+    print(
+        f"machine: {machine()}; {args.connections} connections, "
+        f"{args.rounds} alternating rounds of {args.seconds:g} s; medians"
+    )
     print(f"{'':6}{'svc-todo req/s':>16}{'p99 ms':>9}{'raw req/s':>12}{'p99 ms':>9}{'ratio':>8}")
-    for name in ("GET", "POST"):
-        (rps, p99), (raw_rps, raw_p99) = service[name], baseline[name]
+    for name, by_server in results.items():
+        (rps, p99), (raw_rps, raw_p99) = median(by_server["svc-todo"]), median(by_server["raw"])
         print(f"{name:6}{rps:16.0f}{p99:9.1f}{raw_rps:12.0f}{raw_p99:9.1f}{rps / raw_rps:8.2f}")
     print(f"svc-todo RSS: idle {idle_rss:.0f} MB, after load {loaded_rss:.0f} MB")
     print(f"svc-todo start to /readyz 200: {started:.2f} s")
