@@ -10,7 +10,7 @@ PACKAGES := libs/contracts libs/runtime libs/testkit $(wildcard svc-*)
 INSTALL_INPUTS := constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up test lint format check-manifests clean
+.PHONY: help venv up down test lint format check-manifests clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ venv: $(BIN)/.installed ## Create or update the development environment in .venv
 up: $(BIN)/.installed ## Start NATS and every service locally (Ctrl-C stops everything)
 	@$(BIN)/python tools/devstack.py
 
+down: ## Stop a `make up` running elsewhere (another terminal, the background)
+	@if [ -x $(BIN)/python ]; then $(BIN)/python tools/devstack.py down; fi
+
 test: $(BIN)/.installed ## Run the whole test suite (unit, integration, end to end)
 	$(BIN)/pytest
 
@@ -42,5 +45,5 @@ format: $(BIN)/.installed ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean: ## Remove the environment, local state and caches
+clean: down ## Stop the stack, remove the environment, local state and caches
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
