@@ -12,6 +12,7 @@ from shared_contracts.wikipedia import WikipediaRequested
 from shared_runtime.messaging import publish_event
 from shared_testkit.polling import eventually
 from svc_wikipedia.app import create_app
+from svc_wikipedia.consumer import DURABLE_NAME
 from svc_wikipedia.suggestions import command_id
 
 SOURCE = "/tests/publisher"
@@ -75,7 +76,7 @@ async def test_a_bad_payload_goes_to_the_dead_letter_subject(
 
 
 async def _both_acknowledged(js: Any) -> bool:
-    info = await js.consumer_info("WIKIPEDIA", "svc-wikipedia")
+    info = await js.consumer_info("WIKIPEDIA", DURABLE_NAME)
     return bool(info.delivered.stream_seq >= 2 and info.num_ack_pending == 0)
 
 

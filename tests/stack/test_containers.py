@@ -227,30 +227,13 @@ def provision(compose: dict[str, Any], nats_url: str) -> None:
     )
 
 
-def known_bug(service: str, reason: str) -> Any:
-    """Strict: once fixed the test passes, xfail turns that into a failure, and the mark goes."""
-    return pytest.param(service, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize(
     "name",
     [
-        known_bug(
-            "todo",
-            "svc-todo hands connect_options' `user`/`password` to FastStream's NatsBroker, "
-            "which has no such arguments: it exits at start whenever NATS_USER is set",
-        ),
-        known_bug(
-            "broadcaster",
-            "svc-broadcaster creates its consumer ($JS.API.CONSUMER.CREATE) even with "
-            "DECLARE_STREAMS=false, which the `broadcaster` user may not: never ready",
-        ),
-        known_bug(
-            "wikipedia",
-            "svc-wikipedia binds the durable `svc-wikipedia`, nats/accounts.conf grants the "
-            "`wikipedia` user the durable `wikipedia`: it exits at start",
-        ),
+        "todo",
+        "broadcaster",
+        "wikipedia",
     ],
 )
 def test_after_nats_provision_a_service_binds_as_its_own_user(

@@ -114,19 +114,20 @@ class Broadcaster:
             s.broadcaster_dedup_ttl_hours * 3600,
             s.declare_streams,
         )
-        await self._js.add_consumer(
-            TODOS.name,
-            ConsumerConfig(
-                name=s.broadcaster_durable,
-                durable_name=s.broadcaster_durable,
-                filter_subject=TODOS.subjects[0],
-                deliver_policy=DeliverPolicy.ALL,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=s.broadcaster_ack_wait_seconds,
-                max_deliver=s.broadcaster_max_deliver + DEAD_LETTER_HEADROOM,
-                max_ack_pending=max(1000, s.broadcaster_concurrency * 16),
-            ),
-        )
+        if s.declare_streams:  # in Kubernetes a NACK resource declares it, with the same settings
+            await self._js.add_consumer(
+                TODOS.name,
+                ConsumerConfig(
+                    name=s.broadcaster_durable,
+                    durable_name=s.broadcaster_durable,
+                    filter_subject=TODOS.subjects[0],
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_wait=s.broadcaster_ack_wait_seconds,
+                    max_deliver=s.broadcaster_max_deliver + DEAD_LETTER_HEADROOM,
+                    max_ack_pending=max(1000, s.broadcaster_concurrency * 16),
+                ),
+            )
         subscription = await self._js.pull_subscribe_bind(
             durable=s.broadcaster_durable, stream=TODOS.name
         )

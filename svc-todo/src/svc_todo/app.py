@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsCredentials, NatsSecurity, NatsUserPassword
 from faststream.specification import AsyncAPI
 from litestar import Litestar, MediaType, get
 from litestar.di import Provide
@@ -48,9 +49,20 @@ SERVICE = "svc-todo"
 PACKAGE_DIR = Path(__file__).parent
 
 
+def broker_security(settings: TodoSettings) -> NatsSecurity | None:
+    """The service's NATS credentials in FastStream's terms."""
+    if settings.nats_creds:
+        return NatsCredentials.from_file(settings.nats_creds)
+    if settings.nats_user:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        return NatsUserPassword(settings.nats_user, password)
+    return None
+
+
 def create_broker(settings: TodoSettings) -> NatsBroker:
     broker = NatsBroker(
-        **connect_options(settings, SERVICE),  # type: ignore[arg-type]
+        **connect_options(settings, SERVICE),
+        security=broker_security(settings),
         middlewares=[NatsTelemetryMiddleware()],
         logger=logging.getLogger("svc_todo.messaging"),
     )

@@ -28,7 +28,7 @@ from svc_wikipedia.suggestions import Suggester, SuggestionFailed, trigger_id
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
-DURABLE_NAME = "svc-wikipedia"
+DURABLE_NAME = "wikipedia"
 DEAD_LETTER_NAME = "wikipedia"
 """Requests this service gives up on go to `dlq.wikipedia`."""
 ACCEPTED_TYPES = frozenset({WIKIPEDIA_REQUESTED.event_type})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -18,22 +19,26 @@ from shared_runtime.settings import NatsSettings
 log = logging.getLogger(__name__)
 
 
-def connect_options(settings: NatsSettings, name: str) -> dict[str, object]:
-    """Keyword arguments for `nats.connect` (and FastStream's broker): reconnect forever."""
-    options: dict[str, object] = {
+def connect_options(settings: NatsSettings, name: str) -> dict[str, Any]:
+    """Connection keyword arguments shared by nats-py and FastStream: reconnect forever.
+    Credentials are separate (`credentials`), since the two take them differently."""
+    return {
         "servers": [settings.nats_url],
         "name": name,
         "max_reconnect_attempts": -1,
         "reconnect_time_wait": 0.5,
         "connect_timeout": 2,
     }
+
+
+def credentials(settings: NatsSettings) -> dict[str, str]:
+    """nats-py's keyword arguments for a creds file, or a user and password."""
     if settings.nats_creds:
-        options["user_credentials"] = str(settings.nats_creds)
-    elif settings.nats_user:
-        options["user"] = settings.nats_user
-        if settings.nats_password:
-            options["password"] = settings.nats_password.get_secret_value()
-    return options
+        return {"user_credentials": str(settings.nats_creds)}
+    if settings.nats_user:
+        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+        return {"user": settings.nats_user, "password": password}
+    return {}
 
 
 async def connect(settings: NatsSettings, name: str) -> Client:
@@ -49,7 +54,8 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         log.info("nats reconnected")
 
     return await nats.connect(
-        **connect_options(settings, name),  # type: ignore[arg-type]
+        **connect_options(settings, name),
+        **credentials(settings),
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
