@@ -12,8 +12,13 @@ from typing import Any
 
 import httpx
 
+from shared_contracts.catalog import WIKIPEDIA_REQUESTED
+from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.wikipedia import WikipediaRequested
+from shared_runtime.messaging import publish_event
 from shared_testkit.polling import eventually
 from shared_testkit.ports import free_port
+from svc_wikipedia.consumer import STOP_GRACE_SECONDS
 
 COMMAND = str(Path(sys.executable).parent / "svc-wikipedia")
 
@@ -60,6 +65,65 @@ async def test_sigterm_finishes_the_suggestion_in_hand(
     assert response.status_code == 202
     assert exit_code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
     assert [c.text for c in await stored_commands()] == [f"Read {wikipedia.url}/wiki/Article_1"]
+
+
+async def test_sigterm_abandons_a_stuck_nats_request_for_prompt_redelivery(
+    wikipedia: Any, nats_url: str, js: Any, stored_commands: Any, tmp_path: Path
+) -> None:
+    """Wikipedia hangs: shutdown does not wait for it, and the request is not lost."""
+    env = {
+        **os.environ,
+        "NATS_URL": nats_url,
+        "WIKIPEDIA_BASE_URL": wikipedia.url,
+        "WIKIPEDIA_TIMEOUT_SECONDS": "30",
+        "SUGGEST_EVERY_MINUTES": "0",
+    }
+    wikipedia.mode = "hang"
+    stuck = await _start(env, tmp_path / "stuck.log")
+    try:
+        await publish_event(
+            js,
+            WIKIPEDIA_REQUESTED.subject,
+            CloudEvent.new(
+                WIKIPEDIA_REQUESTED.event_type, "/tests", WikipediaRequested(), event_id="stuck-1"
+            ),
+        )
+        await eventually(lambda: _asked(wikipedia))
+        stuck.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(stuck.process.wait(), STOP_GRACE_SECONDS + 5)
+    finally:
+        await stuck.kill()
+    wikipedia.mode = "redirect"
+    wikipedia.release()
+
+    successor = await _start(env, tmp_path / "successor.log")
+    try:
+        commands = await eventually(stored_commands, timeout=15)
+    finally:
+        await successor.kill()
+    assert len(commands) == 1
+    assert commands[0].text.startswith(f"Read {wikipedia.url}/wiki/Article_")
+
+
+class _Started:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def _start(env: dict[str, str], log_path: Path) -> _Started:
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            COMMAND, env={**env, "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT
+        )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        await eventually(lambda: _ready(http), timeout=30, message="svc-wikipedia ready")
+    return _Started(process)
 
 
 async def _ready(http: httpx.AsyncClient) -> bool:

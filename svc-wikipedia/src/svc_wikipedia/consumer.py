@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
 
 DURABLE_NAME = "wikipedia"
+STOP_GRACE_SECONDS = 3.0
 DEAD_LETTER_NAME = "wikipedia"
 """Requests this service gives up on go to `dlq.wikipedia`."""
 ACCEPTED_TYPES = frozenset({WIKIPEDIA_REQUESTED.event_type})
@@ -72,16 +73,24 @@ class RequestConsumer:
         self._task = asyncio.create_task(self._run(subscription), name="wikipedia-requests")
 
     async def stop(self) -> None:
-        """Stop fetching; a request being handled is finished first."""
+        """Stop fetching; a request being handled gets `STOP_GRACE_SECONDS` to finish, then is
+        abandoned unacknowledged, so JetStream redelivers it (to another replica or later)."""
         self._stopping.set()
-        if self._task is not None:
-            await self._task
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._task, STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning("request in hand abandoned at shutdown; it will be redelivered")
 
     async def _run(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             for message in await self._next(subscription):
                 try:
                     await self._handle(message)
+                except asyncio.CancelledError:
+                    await message.nak()  # abandoned at shutdown: redeliver now, elsewhere
+                    raise
                 except Exception:
                     log.exception("request left for redelivery after an unexpected error")
 
