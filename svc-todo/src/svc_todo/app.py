@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import httpx
-from faststream.nats import JStream, NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from faststream.nats.security import NatsCredentials, NatsSecurity, NatsUserPassword
 from faststream.specification import AsyncAPI
 from litestar import Litestar, MediaType, get
 from litestar.di import Provide
@@ -19,10 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 
-from shared_contracts.catalog import DLQ, TODO_COMMANDS, TODO_EVENTS, TODOS
 from shared_runtime.database import (
     DATABASE_UNAVAILABLE,
     DatabaseGate,
@@ -30,81 +23,21 @@ from shared_runtime.database import (
     close_engine,
     engine_for,
 )
-from shared_runtime.messaging import connect_options, declare_streams, publish_event
+from shared_runtime.messaging import publish_event
 from shared_runtime.web import database_unavailable_response, service_app
 from svc_todo.api import TodoController
 from svc_todo.commands import command_router
 from svc_todo.image import HourlyImage
 from svc_todo.live import LiveUpdates, live_router
+from svc_todo.messaging import create_broker, jetstream, start_messaging, stop_messaging
 from svc_todo.models import MIGRATIONS, TABLES
 from svc_todo.outbox import OutboxRelay, PendingEvent
 from svc_todo.page import PageController
 from svc_todo.rejections import Rejected, rejection_response
 from svc_todo.service import TodoService
-from svc_todo.settings import TodoSettings
+from svc_todo.settings import SERVICE, TodoSettings
 
-log = logging.getLogger(__name__)
-
-SERVICE = "svc-todo"
 PACKAGE_DIR = Path(__file__).parent
-
-
-def broker_security(settings: TodoSettings) -> NatsSecurity | None:
-    """The service's NATS credentials in FastStream's terms."""
-    if settings.nats_creds:
-        return NatsCredentials.from_file(settings.nats_creds)
-    if settings.nats_user:
-        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
-        return NatsUserPassword(settings.nats_user, password)
-    return None
-
-
-def create_broker(settings: TodoSettings) -> NatsBroker:
-    broker = NatsBroker(
-        **connect_options(settings, SERVICE),
-        security=broker_security(settings),
-        middlewares=[NatsTelemetryMiddleware()],
-        logger=logging.getLogger("svc_todo.messaging"),
-    )
-    for channel in TODO_EVENTS:
-        broker.publisher(
-            channel.subject,
-            stream=JStream(channel.stream.name, declare=False),
-            schema=channel.model,
-            title=channel.event_type,
-            description=f"CloudEvent `{channel.event_type}`, published from the outbox.",
-        )
-    return broker
-
-
-async def start_messaging(broker: NatsBroker, settings: TodoSettings, relay: OutboxRelay) -> None:
-    """Connect in the background, retrying: the API accepts writes while NATS is away."""
-    attempt = 0
-    while True:
-        try:
-            await broker.connect()
-            if settings.declare_streams:
-                await declare_streams(jetstream(broker), (TODOS, TODO_COMMANDS, DLQ))
-            await broker.start()
-        except Exception as exc:  # noqa: BLE001 - keep trying; readiness does not depend on NATS
-            attempt += 1
-            log.warning("NATS not available yet", extra={"error": repr(exc), "attempt": attempt})
-            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-            continue
-        log.info("NATS connected, consumers running")
-        relay.wake()
-        return
-
-
-async def stop_messaging(broker: NatsBroker) -> None:
-    try:
-        await broker.stop()
-    except NatsError as exc:  # reconnecting or closed: nothing left to drain
-        log.warning("NATS connection closed uncleanly", extra={"error": repr(exc)})
-
-
-def jetstream(broker: NatsBroker) -> JetStreamContext:
-    return broker.config.connection_state.stream  # type: ignore[no-any-return]
 
 
 def create_app(settings: TodoSettings) -> Litestar:

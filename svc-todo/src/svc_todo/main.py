@@ -5,8 +5,8 @@ from __future__ import annotations
 from shared_runtime.logging import configure_logging
 from shared_runtime.telemetry import configure_tracing
 from shared_runtime.web import serve
-from svc_todo.app import SERVICE, create_app
-from svc_todo.settings import TodoSettings
+from svc_todo.app import create_app
+from svc_todo.settings import SERVICE, TodoSettings
 
 
 def main() -> None:

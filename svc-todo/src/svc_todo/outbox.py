@@ -23,11 +23,11 @@ from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.telemetry import context_from, current_traceparent
 from svc_todo.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_SECONDS
 from svc_todo.models import OutboxRow
+from svc_todo.settings import SERVICE
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
-SOURCE = "svc-todo"
 RETENTION = timedelta(days=1)
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -65,7 +65,7 @@ def _pending(row: dict[str, Any]) -> PendingEvent:
     event = CloudEvent(
         id=row["event_id"],
         type=row["event_type"],
-        source=SOURCE,
+        source=SERVICE,
         data=row["data"].encode(),
         time=created_at,
         traceparent=row["traceparent"],

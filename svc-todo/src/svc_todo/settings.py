@@ -6,6 +6,8 @@ from pydantic import Field
 
 from shared_runtime.settings import DatabaseSettings, NatsSettings
 
+SERVICE = "svc-todo"
+
 
 class TodoSettings(NatsSettings, DatabaseSettings):
     port: int = 8000
