@@ -13,8 +13,8 @@ from shared_runtime.database import bind, engine_for
 from shared_runtime.web import service_app
 from svc_pingpong.api import pingpong, pings
 from svc_pingpong.counter import PongCounter
+from svc_pingpong.models import TABLES
 from svc_pingpong.settings import PingpongSettings
-from svc_pingpong.tables import TABLES
 
 
 def create_app(settings: PingpongSettings) -> Litestar:

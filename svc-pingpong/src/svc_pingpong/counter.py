@@ -10,7 +10,7 @@ from piccolo.query.base import Query
 
 from shared_runtime.database import DATABASE_UNAVAILABLE, AnyEngine, DatabaseGate, close_engine
 from svc_pingpong.held_sqlite import HeldSqliteConnection
-from svc_pingpong.tables import MIGRATIONS, PONGS_COUNTER, CounterRow
+from svc_pingpong.models import MIGRATIONS, PONGS_COUNTER, CounterRow
 
 
 class CounterUnavailable(Exception):
