@@ -220,7 +220,7 @@ def provision(compose: dict[str, Any], nats_url: str) -> None:
     env = {**environment(compose, "nats-provision"), "NATS_URL": nats_url}
     assert compose["services"]["nats-provision"]["command"][-1] == "/provision/jetstream"
     subprocess.run(
-        [sys.executable, REPO / "docker/nats_provision.py", REPO / "nats/jetstream"],
+        [sys.executable, REPO / "nats/provision.py", REPO / "nats/jetstream"],
         env={"PATH": os.environ.get("PATH", ""), **env},
         check=True,
         timeout=30,
