@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from shared_contracts.catalog import DLQ, TODOS
 from shared_runtime.logging import configure_logging
 from shared_runtime.messaging import connect, declare_streams
-from shared_runtime.telemetry import configure_tracing, shutdown_tracing
+from shared_runtime.telemetry import configure_tracing
 from shared_runtime.web import serve
 from svc_broadcaster.app import SERVICE, create_app, holder_identity
 from svc_broadcaster.ledger import DeliveryLedger, open_bucket
@@ -44,10 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(asyncio.run(replay(settings)).as_dict()))
         return
     configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)
-    try:
-        serve(create_app(settings), settings)
-    finally:
-        shutdown_tracing()
+    serve(create_app(settings), settings)
 
 
 async def replay(settings: BroadcasterSettings) -> ReplayReport:

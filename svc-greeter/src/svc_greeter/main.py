@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared_runtime.logging import configure_logging
-from shared_runtime.telemetry import configure_tracing
+from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_greeter.app import create_app
 from svc_greeter.settings import GreeterSettings
@@ -11,9 +10,5 @@ from svc_greeter.settings import GreeterSettings
 
 def main() -> None:
     settings = GreeterSettings()
-    configure_logging("svc-greeter", settings.log_level)
-    configure_tracing(
-        settings.otel_service_name or f"svc-greeter-{settings.greeter_version}",
-        settings.otel_exporter_otlp_endpoint,
-    )
+    configure_observability(f"svc-greeter-{settings.greeter_version}", settings)
     serve(create_app(settings), settings)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared_runtime.logging import configure_logging
-from shared_runtime.telemetry import configure_tracing
+from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_logoutput.app import create_app
 from svc_logoutput.settings import LogOutputSettings
@@ -11,8 +10,5 @@ from svc_logoutput.settings import LogOutputSettings
 
 def main() -> None:
     settings = LogOutputSettings()
-    configure_logging("svc-logoutput", settings.log_level)
-    configure_tracing(
-        settings.otel_service_name or "svc-logoutput", settings.otel_exporter_otlp_endpoint
-    )
+    configure_observability("svc-logoutput", settings)
     serve(create_app(settings), settings)

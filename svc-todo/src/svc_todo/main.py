@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared_runtime.logging import configure_logging
-from shared_runtime.telemetry import configure_tracing
+from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_todo.app import create_app
 from svc_todo.settings import SERVICE, TodoSettings
@@ -11,8 +10,7 @@ from svc_todo.settings import SERVICE, TodoSettings
 
 def main() -> None:
     settings = TodoSettings()
-    configure_logging(SERVICE, settings.log_level)
-    configure_tracing(SERVICE, settings.otel_exporter_otlp_endpoint)
+    configure_observability(SERVICE, settings)
     app = create_app(settings)
     serve(app, settings, on_signal=[app.state.live.close])
 

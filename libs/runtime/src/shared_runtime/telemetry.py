@@ -10,6 +10,9 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from shared_runtime.logging import configure_logging
+from shared_runtime.settings import ServiceSettings
+
 _configured = False
 
 
@@ -26,6 +29,13 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     _configured = True
+
+
+def configure_observability(service: str, settings: ServiceSettings) -> None:
+    """JSON logs and tracing for a service's process, from its settings; called once, in main.
+    `OTEL_SERVICE_NAME` overrides the name traces carry."""
+    configure_logging(service, settings.log_level)
+    configure_tracing(settings.otel_service_name or service, settings.otel_exporter_otlp_endpoint)
 
 
 def current_traceparent() -> str | None:

@@ -16,6 +16,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from litestar.types import ControllerRouterHandler
 
 from shared_runtime.settings import ServiceSettings
+from shared_runtime.telemetry import shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def serve(
     graceful_seconds: int = 20,
     on_signal: Sequence[Callable[[], None]] = (),
 ) -> None:
-    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks."""
+    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks,
+    flush traces."""
     config = uvicorn.Config(
         app,
         host="0.0.0.0",
@@ -137,4 +139,7 @@ def serve(
         timeout_graceful_shutdown=graceful_seconds,
         lifespan="on",
     )
-    _Server(config, on_signal).run()
+    try:
+        _Server(config, on_signal).run()
+    finally:
+        shutdown_tracing()
