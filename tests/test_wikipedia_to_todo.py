@@ -23,6 +23,7 @@ from shared_runtime.messaging import publish_event
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply
 from shared_testkit.polling import eventually
 from svc_wikipedia.app import create_app
+from svc_wikipedia.consumer import DURABLE_NAME
 from svc_wikipedia.settings import WikipediaSettings
 
 StartTodo = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -92,7 +93,7 @@ async def test_the_same_trigger_twice_gives_one_todo(
         for _ in range(2):
             await jetstream.publish(WIKIPEDIA_REQUESTED.subject, event.data, headers=headers)
         await eventually(lambda: todo_texts(todo), timeout=2)
-        await eventually(lambda: _consumed(jetstream, "WIKIPEDIA", "svc-wikipedia", 2))
+        await eventually(lambda: _consumed(jetstream, "WIKIPEDIA", DURABLE_NAME, 2))
         await eventually(lambda: _consumed(jetstream, "TODO_COMMANDS", "todo-commands", 1))
 
         assert len(await todo_texts(todo)) == 1

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from shared_testkit.polling import eventually
 from svc_wikipedia.app import create_app
+from svc_wikipedia.consumer import DURABLE_NAME
 from svc_wikipedia.scheduler import SOURCE, slot_id, slot_start
 from svc_wikipedia.suggestions import command_id
 
@@ -74,7 +75,7 @@ async def test_a_restart_in_the_same_slot_publishes_nothing_new(
 async def _requests_handled(js: Any) -> bool:
     """Every request the scheduler stored was delivered to the consumer and acknowledged."""
     stream = await js.stream_info("WIKIPEDIA")
-    consumer = await js.consumer_info("WIKIPEDIA", "svc-wikipedia")
+    consumer = await js.consumer_info("WIKIPEDIA", DURABLE_NAME)
     return bool(
         stream.state.messages
         and consumer.delivered.stream_seq == stream.state.last_seq
