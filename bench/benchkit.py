@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -29,6 +30,13 @@ def machine() -> str:
         names = [x for x in cpuinfo.read_text().splitlines() if x.startswith("model name")]
         cpu = names[0].split(":", 1)[1].strip() if names else cpu
     return f"{os.cpu_count()} CPU ({cpu}), Python {platform.python_version()}"
+
+
+def rss_megabytes(pid: int) -> float:
+    """Resident memory of a running process, from /proc."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kilobytes = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(kilobytes.group(1)) / 1024 if kilobytes else float("nan")
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchkit import VENV_BIN, Launched, machine, percentile
+from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
 
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.postgres import create_database, drop_database
@@ -63,13 +63,6 @@ async def load(
         return ok
 
     return sum(await asyncio.gather(*(client() for _ in range(connections)))), latencies
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 Result = tuple[float, float]
@@ -127,7 +120,7 @@ async def main() -> None:
             todo = Launched([str(VENV_BIN / "svc-todo")], env)
             servers.append(todo)
             started = todo.seconds_until_ok("/readyz")  # also creates the schema
-            idle_rss = rss_mb(todo.process.pid)
+            idle_rss = rss_megabytes(todo.process.pid)
             raw = Launched([sys.executable, str(Path(__file__).parent / "raw_todo_app.py")], env)
             servers.append(raw)
             raw.seconds_until_ok("/api/todos")
@@ -144,7 +137,7 @@ async def main() -> None:
                 "GET": await round_robin(ports, "GET", b"", **options),  # a list of 20 todos
                 "POST": await round_robin(ports, "POST", b'{"text": "bench todo"}', **options),
             }
-            loaded_rss = rss_mb(todo.process.pid)
+            loaded_rss = rss_megabytes(todo.process.pid)
         finally:
             for server in servers:
                 server.stop()

@@ -13,7 +13,6 @@ measured. Also reports idle RSS after readiness and `python -X importtime` total
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchkit import VENV_BIN, Launched, machine, percentile
+from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply
 from shared_testkit.nats_server import NatsServer
@@ -34,12 +33,6 @@ PING = {
     "ce-source": "/bench",
     "Content-Type": "application/json",
 }
-
-
-def rss_megabytes(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    kilobytes = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(kilobytes.group(1)) / 1024 if kilobytes else float("nan")
 
 
 def import_milliseconds(module: str) -> float:
