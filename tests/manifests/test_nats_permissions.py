@@ -134,7 +134,8 @@ async def provision(client: Client) -> None:
 @pytest.fixture(scope="module")
 def nats_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """nats-server started with nats/single.conf and a fresh random password per user."""
-    passwords = {user: secrets.token_urlsafe(12) for user in nats_config.password_variables()}
+    # Prefixed: the config parser reads a value that is all digits or starts with "-" otherwise.
+    passwords = {user: f"pw-{secrets.token_hex(12)}" for user in nats_config.password_variables()}
     store = tmp_path_factory.mktemp("nats") / "jetstream"
     with pytest.MonkeyPatch.context() as environment:
         for user, variable in nats_config.password_variables().items():
