@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
@@ -116,8 +117,11 @@ class _Server(uvicorn.Server):
         self._on_signal = on_signal
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler may interrupt the event loop mid-step: run the callbacks as ordinary
+        # loop callbacks, never inside the handler, so they see consistent asyncio state.
+        loop = asyncio.get_running_loop()
         for callback in self._on_signal:
-            callback()
+            loop.call_soon_threadsafe(callback)
         super().handle_exit(sig, frame)
 
 
