@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -90,4 +90,11 @@ async def wait_for_messages(
     return await eventually(enough, timeout=timeout, message=f"{count} messages on {stream}")
 
 
-Probe = Callable[[], Awaitable[Any]]
+async def consumer_bound(js: JetStreamContext, stream: str, durable: str) -> None:
+    """Wait until a service has declared its stream and bound its durable consumer: readiness
+    does not cover NATS (svc-todo takes writes while NATS is away)."""
+
+    async def bound() -> bool:
+        return bool(await js.consumer_info(stream, durable))
+
+    await eventually(bound, timeout=20, message=f"consumer {durable} on {stream}")

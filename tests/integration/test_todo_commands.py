@@ -14,7 +14,8 @@ from shared_contracts.catalog import CREATE_TODO
 from shared_contracts.cloudevents import CloudEvent
 from shared_contracts.todos import CreateTodo
 from shared_testkit.polling import eventually
-from tests.conftest import wait_for_messages
+from svc_todo.commands import CONSUMER as COMMAND_CONSUMER
+from tests.conftest import consumer_bound, wait_for_messages
 
 StartTodo = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -33,6 +34,7 @@ async def test_a_command_creates_one_todo_even_when_delivered_twice(
     todo_app: StartTodo, jetstream: JetStreamContext
 ) -> None:
     async with todo_app() as client:
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, COMMAND_CONSUMER)
         event = command("Read https://en.wikipedia.org/wiki/NATS")
         await jetstream.publish(CREATE_TODO.subject, event.data, headers=event.nats_headers())
         # The same command again, past JetStream's de-duplication (another message id).
@@ -56,6 +58,7 @@ async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
     todo_app: StartTodo, jetstream: JetStreamContext
 ) -> None:
     async with todo_app() as client:
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, COMMAND_CONSUMER)
         too_long = command("x" * 141)
         await jetstream.publish(CREATE_TODO.subject, too_long.data, headers=too_long.nats_headers())
         await jetstream.publish(
