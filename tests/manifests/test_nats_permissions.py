@@ -9,39 +9,42 @@ names in those manifests are the ones the permissions grant.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import nats
 import pytest
-from manifest_checks import nats_config, render
+from manifest_checks import nats_config
 from nats.aio.client import Client
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    KeyValueConfig,
-    RetentionPolicy,
-    StorageType,
     StreamConfig,
 )
 
-from shared_contracts import catalog
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.polling import eventually
 
-JETSTREAM_MANIFESTS = sorted((nats_config.NATS_DIR / "jetstream").glob("*.yaml"))
-_DURATION = re.compile(r"(\d+)([hms])")
+
+def _load_provisioning() -> ModuleType:
+    """nats/provision.py, the script `docker compose up` runs: the test provisions as it does."""
+    spec = importlib.util.spec_from_file_location(
+        "provision", nats_config.NATS_DIR / "provision.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def seconds(duration: str) -> float:
-    """`720h`, `30s`, `1h30m` as NACK writes them."""
-    unit = {"h": 3600, "m": 60, "s": 1}
-    return float(sum(int(n) * unit[u] for n, u in _DURATION.findall(duration)))
+provisioning = _load_provisioning()
 
 
 @dataclass
@@ -83,54 +86,6 @@ class Cluster:
         return connection
 
 
-async def provision(client: Client) -> None:
-    """What NACK creates from nats/jetstream/, on one node; plus the local-mode WIKIPEDIA stream."""
-    js = client.jetstream()
-    for manifest in render.load_files(JETSTREAM_MANIFESTS):
-        spec: dict[str, Any] = manifest["spec"]
-        if manifest["kind"] == "Stream":
-            await js.add_stream(
-                StreamConfig(
-                    name=spec["name"],
-                    subjects=spec["subjects"],
-                    retention=RetentionPolicy(spec.get("retention", "limits")),
-                    storage=StorageType(spec.get("storage", "file")),
-                    max_age=seconds(spec.get("maxAge", "0s")),
-                    duplicate_window=seconds(spec.get("duplicateWindow", "2m")),
-                )
-            )
-    for manifest in render.load_files(JETSTREAM_MANIFESTS):
-        spec = manifest["spec"]
-        if manifest["kind"] == "Consumer":
-            await js.add_consumer(
-                spec["streamName"],
-                ConsumerConfig(
-                    durable_name=spec["durableName"],
-                    filter_subject=spec["filterSubject"],
-                    ack_policy=AckPolicy(spec["ackPolicy"]),
-                    ack_wait=seconds(spec["ackWait"]),
-                    max_deliver=spec["maxDeliver"],
-                    max_ack_pending=spec["maxAckPending"],
-                ),
-            )
-        elif manifest["kind"] == "KeyValue":
-            await js.create_key_value(
-                KeyValueConfig(
-                    bucket=spec["bucket"], history=spec["history"], ttl=seconds(spec["ttl"])
-                )
-            )
-    wikipedia = catalog.WIKIPEDIA
-    await js.add_stream(StreamConfig(name=wikipedia.name, subjects=list(wikipedia.subjects)))
-    await js.add_consumer(
-        wikipedia.name,
-        ConsumerConfig(
-            durable_name="wikipedia",
-            filter_subject=catalog.WIKIPEDIA_REQUESTED.subject,
-            ack_policy=AckPolicy.EXPLICIT,
-        ),
-    )
-
-
 @pytest.fixture(scope="module")
 def nats_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """nats-server started with nats/single.conf and a fresh random password per user."""
@@ -151,7 +106,10 @@ def nats_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
 @pytest.fixture(scope="module")
 async def cluster(nats_with_users: Cluster) -> Cluster:
     provisioner = await nats_with_users.connect("provisioner")
-    await provision(provisioner.client)
+    await provisioning.provision(
+        provisioner.client.jetstream(),
+        provisioning.load_manifests(nats_config.NATS_DIR / "jetstream"),
+    )
     await provisioner.client.close()
     return nats_with_users
 
