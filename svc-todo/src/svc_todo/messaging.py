@@ -13,7 +13,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from shared_contracts.catalog import DLQ, TODO_COMMANDS, TODO_EVENTS, TODOS
-from shared_runtime.messaging import connect_options, declare_streams
+from shared_runtime.messaging import connect_options, credentials, declare_streams
 from svc_todo.outbox import OutboxRelay
 from svc_todo.settings import SERVICE, TodoSettings
 
@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def broker_security(settings: TodoSettings) -> NatsSecurity | None:
-    """The service's NATS credentials in FastStream's terms."""
-    if settings.nats_creds:
-        return NatsCredentials.from_file(settings.nats_creds)
-    if settings.nats_user:
-        password = settings.nats_password.get_secret_value() if settings.nats_password else ""
-        return NatsUserPassword(settings.nats_user, password)
+    """The service's NATS credentials (as every service reads them) in FastStream's terms."""
+    given = credentials(settings)
+    if "user_credentials" in given:
+        return NatsCredentials.from_file(given["user_credentials"])
+    if "user" in given:
+        return NatsUserPassword(given["user"], given["password"])
     return None
 
 
