@@ -2,9 +2,9 @@
 Kubernetes, so every service binds as its own least-privilege user (DECLARE_STREAMS=false).
 
 Reads the NACK manifests (nats/jetstream/*.yaml) so compose and Kubernetes cannot disagree, on one
-node (replicas 1); adds the WIKIPEDIA stream and the `wikipedia` consumer, which Knative's channel
-owns in Kubernetes. Idempotent: run again, it updates what exists. Runs as the `provisioner`
-user in any service image (nats-py, PyYAML and shared-contracts are there):
+node (replicas 1); adds the WIKIPEDIA stream and the `wikipedia` consumer from the catalog, which
+Knative's channel owns in Kubernetes. Idempotent: run again, it updates what exists. Runs as the
+`provisioner` user in any service image (nats-py, PyYAML and the shared libraries are there):
 
     NATS_URL=nats://nats:4222 NATS_USER=provisioner NATS_PASSWORD=... \
         python nats_provision.py /provision/jetstream
@@ -34,17 +34,11 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 
-from shared_contracts.catalog import WIKIPEDIA, WIKIPEDIA_REQUESTED
+from shared_contracts.catalog import WIKIPEDIA, WIKIPEDIA_CONSUMER
+from shared_runtime.delivery import ConsumerOptions, consumer_config
+from shared_runtime.messaging import stream_config as catalog_stream
 
 _DURATION = re.compile(r"(\d+)([hms])")
-WIKIPEDIA_CONSUMER = ConsumerConfig(
-    durable_name="wikipedia",
-    filter_subject=WIKIPEDIA_REQUESTED.subject,
-    ack_policy=AckPolicy.EXPLICIT,
-    ack_wait=60,
-    max_deliver=20,
-    max_ack_pending=100,
-)
 
 
 def seconds(duration: str) -> float:
@@ -74,7 +68,7 @@ def stream_config(spec: dict[str, Any]) -> StreamConfig:
     )
 
 
-def consumer_config(spec: dict[str, Any]) -> ConsumerConfig:
+def nack_consumer_config(spec: dict[str, Any]) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=spec["durableName"],
         description=spec.get("description"),
@@ -100,19 +94,15 @@ async def provision(js: JetStreamContext, manifests: list[dict[str, Any]]) -> li
     for manifest in (m for m in manifests if m["kind"] == "Stream"):
         await put_stream(js, stream_config(manifest["spec"]))
         declared.append(f"stream {manifest['spec']['name']}")
-    wikipedia = StreamConfig(
-        name=WIKIPEDIA.name,
-        subjects=list(WIKIPEDIA.subjects),
-        duplicate_window=WIKIPEDIA.duplicate_window.total_seconds(),
-    )
-    await put_stream(js, wikipedia)
+    await put_stream(js, catalog_stream(WIKIPEDIA))
     declared.append(f"stream {WIKIPEDIA.name}")
     consumers = [
-        (m["spec"]["streamName"], consumer_config(m["spec"]))
+        (m["spec"]["streamName"], nack_consumer_config(m["spec"]))
         for m in manifests
         if m["kind"] == "Consumer"
     ]
-    for stream, config in [*consumers, (WIKIPEDIA.name, WIKIPEDIA_CONSUMER)]:
+    wikipedia = consumer_config(WIKIPEDIA_CONSUMER, ConsumerOptions())
+    for stream, config in [*consumers, (WIKIPEDIA.name, wikipedia)]:
         await js.add_consumer(stream, config)  # creates, or updates the mutable settings
         declared.append(f"consumer {stream}/{config.durable_name}")
     for manifest in (m for m in manifests if m["kind"] == "KeyValue"):

@@ -53,6 +53,11 @@ def wikipedia_app(
             **{"suggest_every_minutes": 0, **overrides},
         )
         async with AsyncTestClient(create_app(settings, clock=_half_past_ten)) as client:
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=10, message="svc-wikipedia ready")
             yield client
 
     return start

@@ -26,8 +26,15 @@ def sender_pid(user_agent: str) -> int:
 async def test_six_replicas_deliver_every_event_once_through_kills_and_a_nats_restart(
     fleet: Fleet, webhook_sink: WebhookSink, bus: Bus, nats_server: NatsServer
 ) -> None:
-    # ~40 calls/s per replica, so the kills and the restart land in the middle of the run
-    throttled = {"WEBHOOK_RATE_PER_SECOND": "40", "WEBHOOK_RATE_BURST": "5", "LOG_LEVEL": "WARNING"}
+    # ~40 calls/s per replica, so the kills and the restart land in the middle of the run; a
+    # generous webhook timeout, since a call that times out is ambiguous and is sent again.
+    throttled = {
+        "WEBHOOK_RATE_PER_SECOND": "40",
+        "WEBHOOK_RATE_BURST": "5",
+        "WEBHOOK_TIMEOUT_SECONDS": "10",
+        "BROADCASTER_ACK_WAIT_SECONDS": "12",
+        "LOG_LEVEL": "WARNING",
+    }
     replicas = [fleet.start(**throttled) for _ in range(REPLICAS)]
     await fleet.ready(*replicas, timeout=60)
     expected = {(await bus.created(f"todo number {n}")).id for n in range(EVENTS)}

@@ -7,6 +7,9 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
+import httpx
+
+from shared_testkit.nats_server import NatsServer
 from shared_testkit.polling import eventually
 from shared_testkit.webhook_sink import Reply, WebhookSink
 
@@ -185,7 +188,7 @@ async def test_sigterm_finishes_in_flight_deliveries_and_acks_them(
     assert "Application shutdown complete." in replica.output
     finished = webhook_sink.received
     assert finished, "the in-flight calls were completed before exiting"
-    assert "finishing in-flight deliveries" in replica.output
+    assert "finishing messages in hand" in replica.output
 
     webhook_sink.answer(Reply(200))
     successor = fleet.start()
@@ -197,3 +200,28 @@ async def test_sigterm_finishes_in_flight_deliveries_and_acks_them(
     await eventually(all_delivered, timeout=20)
     assert all(count == 1 for count in webhook_sink.accepted_keys().values())
     assert await successor.metric("broadcaster_messages_processed_total", outcome="duplicate") == 0
+
+
+async def test_serves_health_while_nats_is_unreachable_and_binds_once_it_answers(
+    fleet: Fleet, webhook_sink: WebhookSink, bus: Bus, nats_server: NatsServer
+) -> None:
+    await asyncio.to_thread(nats_server.stop)
+    replica = fleet.start()
+
+    async def alive() -> bool:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(replica.url("/healthz"), timeout=2)).status_code == 200
+
+    await eventually(alive, timeout=30)
+    readiness = await replica.readiness()
+    assert readiness.status_code == 503
+    assert readiness.json()["reasons"] == ["nats not connected"]
+
+    await asyncio.to_thread(nats_server.start)
+    await fleet.ready(replica)
+    event = await bus.created("after the outage")
+    await eventually(lambda: _accepted(webhook_sink, event.id), timeout=10)
+
+
+async def _accepted(sink: WebhookSink, event_id: str) -> bool:
+    return event_id in sink.accepted_keys()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from shared_testkit.polling import eventually
@@ -13,7 +12,7 @@ from shared_testkit.webhook_sink import Reply, WebhookSink
 from svc_broadcaster.formats import destination_for
 from svc_broadcaster.ratelimit import TokenBucket
 from svc_broadcaster.settings import BroadcasterSettings
-from svc_broadcaster.webhook import Reject, Retry, Sent, Webhook
+from svc_broadcaster.webhook import Reject, Retry, Sent, Webhook, open_session
 
 if TYPE_CHECKING:
     from conftest import Bus, Fleet
@@ -22,8 +21,8 @@ TOKEN = "123456789:AAE-secret-telegram-token"
 
 
 async def send(settings: BroadcasterSettings, text: str) -> object:
-    async with httpx.AsyncClient(timeout=2) as client:
-        webhook = Webhook(destination_for(settings), client, TokenBucket(0, 1), "tests")
+    async with open_session(timeout_seconds=2, connections=1) as session:
+        webhook = Webhook(destination_for(settings), session, TokenBucket(0, 1), "tests")
         return await webhook.send("event-1", text)
 
 

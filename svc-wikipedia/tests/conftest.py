@@ -17,6 +17,7 @@ from nats.js.api import RawStreamMsg
 
 from shared_contracts.catalog import TODO_COMMANDS
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply
+from shared_testkit.polling import eventually
 from svc_wikipedia.app import create_app
 from svc_wikipedia.settings import WikipediaSettings
 from svc_wikipedia.wikipedia import RANDOM_ARTICLE_PATH
@@ -113,8 +114,13 @@ def settings(make_settings: SettingsFactory, nats_url: str) -> WikipediaSettings
 
 @pytest.fixture
 async def client(settings: WikipediaSettings) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The whole service (HTTP trigger, NATS consumer) running in this event loop."""
+    """The whole service (HTTP trigger, NATS consumer) running in this event loop, ready."""
     async with AsyncTestClient(create_app(settings)) as client:
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        await eventually(ready, timeout=10, message="svc-wikipedia ready")
         yield client
 
 

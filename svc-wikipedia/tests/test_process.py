@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared_contracts.catalog import WIKIPEDIA_REQUESTED
 from shared_contracts.cloudevents import CloudEvent
 from shared_contracts.wikipedia import WikipediaRequested
 from shared_runtime.messaging import publish_event
+from shared_testkit.nats_server import NatsServer
 from shared_testkit.polling import eventually
 from shared_testkit.ports import free_port
 from svc_wikipedia.consumer import STOP_GRACE_SECONDS
@@ -132,3 +134,61 @@ async def _ready(http: httpx.AsyncClient) -> bool:
 
 async def _asked(wikipedia: Any) -> bool:
     return bool(wikipedia.random_requests())
+
+
+async def test_serves_health_while_nats_is_unreachable_and_binds_once_it_answers(
+    wikipedia: Any, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(nats_server.stop)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "NATS_URL": nats_server.url,
+        "WIKIPEDIA_BASE_URL": wikipedia.url,
+    }
+    with (tmp_path / "service.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            COMMAND, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    started = _Started(process)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            await eventually(lambda: _status(http, "/healthz", 200), timeout=30)
+            readiness = await http.get("/readyz")
+            assert readiness.status_code == 503
+            assert readiness.json()["reasons"] == ["nats not connected"]
+            trigger = await http.post("/", headers=PING)
+            assert trigger.status_code == 503
+            assert trigger.headers["Retry-After"]
+
+            await asyncio.to_thread(nats_server.start)
+            await eventually(lambda: _ready(http), timeout=20, message="ready once NATS answers")
+    finally:
+        await started.kill()
+
+
+async def test_an_idle_service_stops_within_a_second_or_two(
+    wikipedia: Any, nats_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "NATS_URL": nats_url, "WIKIPEDIA_BASE_URL": wikipedia.url}
+    started = await _start(env, tmp_path / "idle.log")
+    try:
+        begun = time.monotonic()
+        started.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(started.process.wait(), 10)
+        assert time.monotonic() - begun < 3
+    finally:
+        await started.kill()
+
+
+PING = {
+    "ce-specversion": "1.0",
+    "ce-id": "ping-without-nats",
+    "ce-type": "dev.knative.sources.ping",
+    "ce-source": "/tests",
+}
+
+
+async def _status(http: httpx.AsyncClient, path: str, status: int) -> bool:
+    return (await http.get(path)).status_code == status

@@ -10,9 +10,8 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 from nats.js import JetStreamContext
 
-from shared_contracts.catalog import CREATE_TODO
+from shared_contracts.catalog import CREATE_TODO, TODO_COMMANDS_CONSUMER
 from shared_testkit.polling import eventually
-from svc_todo.commands import CONSUMER as COMMAND_CONSUMER
 from tests.conftest import consumer_bound
 from tests.integration.test_todo_commands import command
 
@@ -23,7 +22,7 @@ async def test_each_of_several_spaced_commands_becomes_a_todo_within_a_second(
     todo_app: StartTodo, jetstream: JetStreamContext
 ) -> None:
     async with todo_app() as client:
-        await consumer_bound(jetstream, CREATE_TODO.stream.name, COMMAND_CONSUMER)
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, TODO_COMMANDS_CONSUMER.durable)
         # The scenario itself, not synchronisation: the consumer has gone idle in a long pull
         # (its first pull expired), then commands come one after another.
         await asyncio.sleep(5.5)

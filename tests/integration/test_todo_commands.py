@@ -10,11 +10,10 @@ from contextlib import AbstractAsyncContextManager
 import httpx
 from nats.js import JetStreamContext
 
-from shared_contracts.catalog import CREATE_TODO
+from shared_contracts.catalog import CREATE_TODO, TODO_COMMANDS_CONSUMER
 from shared_contracts.cloudevents import CloudEvent
 from shared_contracts.todos import CreateTodo
 from shared_testkit.polling import eventually
-from svc_todo.commands import CONSUMER as COMMAND_CONSUMER
 from tests.conftest import consumer_bound, wait_for_messages
 
 StartTodo = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -34,7 +33,7 @@ async def test_a_command_creates_one_todo_even_when_delivered_twice(
     todo_app: StartTodo, jetstream: JetStreamContext
 ) -> None:
     async with todo_app() as client:
-        await consumer_bound(jetstream, CREATE_TODO.stream.name, COMMAND_CONSUMER)
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, TODO_COMMANDS_CONSUMER.durable)
         event = command("Read https://en.wikipedia.org/wiki/NATS")
         await jetstream.publish(CREATE_TODO.subject, event.data, headers=event.nats_headers())
         # The same command again, past JetStream's de-duplication (another message id).
@@ -58,7 +57,7 @@ async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
     todo_app: StartTodo, jetstream: JetStreamContext
 ) -> None:
     async with todo_app() as client:
-        await consumer_bound(jetstream, CREATE_TODO.stream.name, COMMAND_CONSUMER)
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, TODO_COMMANDS_CONSUMER.durable)
         too_long = command("x" * 141)
         await jetstream.publish(CREATE_TODO.subject, too_long.data, headers=too_long.nats_headers())
         await jetstream.publish(
@@ -74,8 +73,8 @@ async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
     assert texts == ["still flowing"]
     assert {m.subject for m in dead} == {"dlq.todo-commands"}
     reasons = sorted((m.headers or {})["dlq-reason"] for m in dead)
-    assert reasons[0].startswith("invalid_event")
-    assert reasons[1].startswith("text_too_long")
+    assert reasons[0].startswith("text_too_long")
+    assert reasons[1].startswith("undecodable event: missing CloudEvent attribute(s)")
     kept = next(m for m in dead if (m.headers or {}).get("ce-id") == too_long.id)
     assert json.loads(kept.data) == {"text": "x" * 141}
     assert (kept.headers or {})["dlq-deliveries"] == "1"

@@ -152,15 +152,53 @@ async def test_two_replicas_relay_without_duplicates_and_keep_each_todos_order(
     assert all(seen == [0, 1, 2, 3, 4, 5] for seen in versions.values()), versions
 
 
+async def test_the_backlog_drains_while_writes_continue(
+    todo_app: StartTodo, jetstream: JetStreamContext
+) -> None:
+    """The relay shares its event loop with the requests: under a flat-out write load it still
+    publishes what was accepted, while the load goes on."""
+    accepted = 0
+    writing = True
+
+    async def writer(client: httpx.AsyncClient) -> None:
+        nonlocal accepted
+        while writing:
+            response = await client.post("/api/todos", json={"text": "under load"})
+            assert response.status_code == 201
+            accepted += 1
+
+    async with todo_app() as client:
+        writers = [asyncio.create_task(writer(client)) for _ in range(16)]
+        try:
+            await eventually(lambda: _at_least(lambda: accepted, 300), timeout=60)
+            target = accepted
+
+            async def caught_up() -> bool:
+                assert writers[0].done() is False, "writes must still be going on"
+                return (await jetstream.stream_info("TODOS")).state.messages >= target
+
+            await eventually(caught_up, timeout=20, interval=0.1)
+        finally:
+            writing = False
+            await asyncio.gather(*writers)
+        await eventually(lambda: _backlog_is(client, 0), timeout=10)
+
+
+async def _at_least(count: Callable[[], int], minimum: int) -> bool:
+    return count() >= minimum
+
+
 async def test_readiness_names_the_database_problem(todo_settings: TodoSettings) -> None:
     wrong = "postgresql://nobody:wrong@127.0.0.1:5432/test"
     async with serve_app(
         create_app(todo_settings.model_copy(update={"database_url": wrong})), ready_path="/healthz"
     ) as client:
-        await eventually(lambda: _status(client, "/readyz", 503))
-        response = await client.get("/readyz")
-        assert response.status_code == 503
-        assert "database unavailable" in response.json()["reasons"][0]
+
+        async def names_the_database() -> bool:
+            response = await client.get("/readyz")
+            return response.status_code == 503 and "database unavailable" in str(response.json())
+
+        await eventually(names_the_database)
         assert (await client.get("/healthz")).status_code == 200
         writes = await client.post("/api/todos", json={"text": "no database"})
         assert writes.status_code == 503

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
@@ -24,9 +23,8 @@ class Announcement:
     text: str
 
 
-def announcement_for(headers: Mapping[str, str] | None, body: bytes) -> Announcement:
-    """Read a CloudEvent in NATS binary mode; InvalidEvent when no retry could ever help."""
-    event = CloudEvent.from_nats(headers, body)
+def announcement_for(event: CloudEvent) -> Announcement:
+    """The message for a todo event; InvalidEvent when no retry could ever help."""
     channel = channel_for_type(event.type)
     if channel not in TODO_EVENTS:
         raise InvalidEvent(f"not a todo event type: {event.type!r}")

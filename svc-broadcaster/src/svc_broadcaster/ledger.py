@@ -12,7 +12,6 @@ de-duplicate.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ import re
 import time
 from dataclasses import dataclass
 
+import stamina
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
@@ -142,28 +142,32 @@ class DeliveryLedger:
 
     async def mark_sent(self, claim: Claim, *, give_up_after: float) -> bool:
         """Record the delivery, retrying through a NATS outage for up to `give_up_after` seconds."""
+        try:
+            await self._mark(claim)  # the common case, without a retry loop's overhead
+            return True
+        except (TimeoutError, NatsError):
+            pass
+        try:
+            async for attempt in stamina.retry_context(
+                on=(TimeoutError, NatsError), attempts=None, timeout=give_up_after, wait_max=2.0
+            ):
+                with attempt:
+                    await self._mark(claim)
+        except (TimeoutError, NatsError) as exc:
+            log.error(
+                "could not record a delivery; a redelivery may repeat it",
+                extra={"key": claim.key, "error": repr(exc)},
+            )
+            return False
+        return True
+
+    async def _mark(self, claim: Claim) -> None:
         sent = Record(SENT, self.holder, 0.0).encode()
-        deadline = time.monotonic() + give_up_after
-        delay = 0.1
-        while True:
-            try:
-                try:
-                    await self._kv.update(claim.key, sent, last=claim.revision)
-                except KeyWrongLastSequenceError:
-                    log.warning(
-                        "delivery claim was taken over while sending", extra={"key": claim.key}
-                    )
-                    await self._kv.put(claim.key, sent)
-                return True
-            except (TimeoutError, NatsError) as exc:
-                if time.monotonic() + delay > deadline:
-                    log.error(
-                        "could not record a delivery; a redelivery may repeat it",
-                        extra={"key": claim.key, "error": repr(exc)},
-                    )
-                    return False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        try:
+            await self._kv.update(claim.key, sent, last=claim.revision)
+        except KeyWrongLastSequenceError:
+            log.warning("delivery claim was taken over while sending", extra={"key": claim.key})
+            await self._kv.put(claim.key, sent)
 
     async def release(self, claim: Claim) -> None:
         """Give the claim up after a failed call so the next delivery, anywhere, can claim it."""

@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 
 from pydantic import ValidationError
 
-from shared_contracts.catalog import DLQ, TODOS
 from shared_runtime.logging import configure_logging
-from shared_runtime.messaging import connect, declare_streams
+from shared_runtime.messaging import connect
 from shared_runtime.telemetry import configure_tracing
 from shared_runtime.web import serve
-from svc_broadcaster.app import SERVICE, create_app, holder_identity
-from svc_broadcaster.ledger import DeliveryLedger, open_bucket
+from svc_broadcaster.app import SERVICE, create_app, holder_identity, open_ledger
 from svc_broadcaster.replay import ReplayReport, replay_dead_letters
 from svc_broadcaster.settings import BroadcasterSettings
 
@@ -36,9 +33,6 @@ def main(argv: list[str] | None = None) -> None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         sys.exit(f"{SERVICE}: invalid configuration: {problems}")
     configure_logging(SERVICE, settings.log_level)
-    # httpx logs every request URL at INFO; the Telegram token and webhook URLs are credentials.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
     if args.command == "dlq":
         print(json.dumps(asyncio.run(replay(settings)).as_dict()))
@@ -50,16 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 async def replay(settings: BroadcasterSettings) -> ReplayReport:
     nc = await connect(settings, f"{SERVICE}-replay")
     try:
-        js = nc.jetstream()
-        if settings.declare_streams:
-            await declare_streams(js, (TODOS, DLQ))
-        kv = await open_bucket(
-            js,
-            settings.broadcaster_dedup_bucket,
-            settings.broadcaster_dedup_ttl_hours * 3600,
-            settings.declare_streams,
-        )
-        ledger = DeliveryLedger(kv, holder_identity(), settings.broadcaster_ack_wait_seconds)
-        return await replay_dead_letters(js, ledger, settings.broadcaster_durable)
+        ledger = await open_ledger(settings, nc, holder_identity())
+        return await replay_dead_letters(nc.jetstream(), ledger, settings.broadcaster_durable)
     finally:
         await nc.drain()

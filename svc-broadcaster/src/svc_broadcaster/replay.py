@@ -19,9 +19,14 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
-from shared_contracts.catalog import DLQ, DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, channel_for_type
+from shared_contracts.catalog import (
+    DLQ,
+    DLQ_DELIVERIES_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_SUBJECT_HEADER,
+    channel_for_type,
+)
 from shared_contracts.catalog import dlq_subject as dlq_subject_for
-from svc_broadcaster.consumer import DLQ_SUBJECT_HEADER
 from svc_broadcaster.ledger import DeliveryLedger
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import httpx
-from faststream.specification import AsyncAPI
 from litestar import Litestar, MediaType, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -23,15 +23,14 @@ from shared_runtime.database import (
     close_engine,
     engine_for,
 )
-from shared_runtime.messaging import publish_event
 from shared_runtime.web import database_unavailable_response, service_app
 from svc_todo.api import TodoController
-from svc_todo.commands import command_router
+from svc_todo.commands import CreateTodoOnCommand
 from svc_todo.image import HourlyImage
-from svc_todo.live import LiveUpdates, live_router
-from svc_todo.messaging import create_broker, jetstream, start_messaging, stop_messaging
+from svc_todo.live import LiveUpdates
+from svc_todo.messaging import TodoMessaging, asyncapi
 from svc_todo.models import MIGRATIONS, TABLES
-from svc_todo.outbox import OutboxRelay, PendingEvent
+from svc_todo.outbox import OutboxRelay
 from svc_todo.page import PageController
 from svc_todo.rejections import Rejected, rejection_response
 from svc_todo.service import TodoService
@@ -43,21 +42,15 @@ PACKAGE_DIR = Path(__file__).parent
 def create_app(settings: TodoSettings) -> Litestar:
     engine = engine_for(settings.database_url, settings.data_dir, "todo.sqlite")
     bind(TABLES, engine)
-    broker = create_broker(settings)
-
-    async def publish(pending: PendingEvent) -> None:
-        await publish_event(jetstream(broker), pending.subject, pending.event)
-
+    live = LiveUpdates()
+    messaging = TodoMessaging(settings, live)
     relay = OutboxRelay(
         engine,
-        publish,
+        messaging.publish,
         sweep_seconds=settings.outbox_sweep_seconds,
         batch_size=settings.outbox_batch_size,
     )
     todos = TodoService(engine, on_commit=relay.wake)
-    live = LiveUpdates()
-    broker.include_router(command_router(todos, max_deliver=settings.command_max_deliver))
-    broker.include_router(live_router(live))
     http_client = httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=3.0), headers={"User-Agent": f"{SERVICE}/0.1"}
     )
@@ -70,15 +63,15 @@ def create_app(settings: TodoSettings) -> Litestar:
 
     database = DatabaseGate(engine, MIGRATIONS)
 
-    async def start_background_work() -> None:
-        await database.prepared()
-        await start_messaging(broker, settings, relay)
-
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async def start_messaging() -> None:
+            await database.prepared()  # commands write todos: the schema must exist first
+            messaging.start(commands=CreateTodoOnCommand(todos), on_ready=relay.wake)
+
         tasks = [
             asyncio.create_task(database.prepare()),
-            asyncio.create_task(start_background_work()),
+            asyncio.create_task(start_messaging()),
             asyncio.create_task(relay.run(after=database.prepared)),
         ]
         image.refresh_in_background()
@@ -90,23 +83,24 @@ def create_app(settings: TodoSettings) -> Litestar:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+            await messaging.stop()
             if database.is_prepared:
                 await relay.flush()
-            await stop_messaging(broker)
+            await messaging.close()
             await image.close()
             await http_client.aclose()
             await close_engine(engine)
 
     @get("/asyncapi.json", include_in_schema=False, media_type=MediaType.JSON)
-    async def asyncapi() -> str:
-        return AsyncAPI(broker, title=SERVICE, version="0.1.0").to_specification().to_json()
+    async def asyncapi_document() -> dict[str, Any]:
+        return asyncapi(settings)
 
     app = service_app(
         service=SERVICE,
         route_handlers=[
             TodoController,
             PageController,
-            asyncapi,
+            asyncapi_document,
             create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"]),
         ],
         readiness=[database.readiness],

@@ -6,7 +6,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-from faststream.nats import DeliverPolicy, JStream, NatsMessage, NatsRouter
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from shared_contracts.catalog import TODOS
 
@@ -21,6 +23,21 @@ class LiveUpdates:
         self._queues: set[asyncio.Queue[str | None]] = set()
         self._queue_size = queue_size
         self._closed = False
+
+    async def follow(self, js: JetStreamContext) -> None:
+        """An ordered consumer from now on: no durable state, one per replica, gaps healed by
+        the client library."""
+
+        async def changed(msg: Msg) -> None:
+            self.publish((msg.headers or {}).get("ce-type", "todo.changed"))
+
+        await js.subscribe(
+            TODOS.subjects[0],
+            stream=TODOS.name,
+            ordered_consumer=True,
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+            cb=changed,
+        )
 
     def publish(self, event_type: str) -> None:
         for queue in list(self._queues):
@@ -55,19 +72,3 @@ class LiveUpdates:
     @property
     def listeners(self) -> int:
         return len(self._queues)
-
-
-def live_router(updates: LiveUpdates) -> NatsRouter:
-    router = NatsRouter()
-
-    @router.subscriber(
-        TODOS.subjects[0],
-        stream=JStream(TODOS.name, declare=False),
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.NEW,
-        include_in_schema=False,
-    )
-    async def todo_changed(message: NatsMessage) -> None:
-        updates.publish((message.headers or {}).get("ce-type", "todo.changed"))
-
-    return router

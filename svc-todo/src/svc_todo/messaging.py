@@ -1,78 +1,97 @@
-"""svc-todo's NATS side: the FastStream broker (consumers, documented publishers), connected in
-the background so the API works while NATS is away."""
+"""svc-todo's NATS side, connected in the background so the API accepts writes while NATS is
+away: the outbox relay's publisher, the command consumer, live updates, and the AsyncAPI document
+of all of it (generated from the contracts, like every other service's)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from faststream.nats import JStream, NatsBroker
-from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from faststream.nats.security import NatsCredentials, NatsSecurity, NatsUserPassword
-from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
+from nats.aio.client import Client
+from nats.errors import ConnectionClosedError
 
-from shared_contracts.catalog import DLQ, TODO_COMMANDS, TODO_EVENTS, TODOS
-from shared_runtime.messaging import connect_options, credentials, declare_streams
-from svc_todo.outbox import OutboxRelay
+from shared_contracts.asyncapi import document
+from shared_contracts.catalog import (
+    CREATE_TODO,
+    DLQ,
+    TODO_COMMANDS,
+    TODO_COMMANDS_CONSUMER,
+    TODO_EVENTS,
+    TODOS,
+)
+from shared_contracts.cloudevents import CloudEvent
+from shared_runtime.delivery import ConsumerOptions, DurableConsumer, Handler
+from shared_runtime.messaging import NatsLink, Published, declare_streams, publish_events
+from svc_todo.live import LiveUpdates
+from svc_todo.metrics import COMMANDS_PROCESSED
 from svc_todo.settings import SERVICE, TodoSettings
 
-log = logging.getLogger(__name__)
+COMMAND_STOP_GRACE_SECONDS = 5.0
 
 
-def broker_security(settings: TodoSettings) -> NatsSecurity | None:
-    """The service's NATS credentials (as every service reads them) in FastStream's terms."""
-    given = credentials(settings)
-    if "user_credentials" in given:
-        return NatsCredentials.from_file(given["user_credentials"])
-    if "user" in given:
-        return NatsUserPassword(given["user"], given["password"])
-    return None
+class TodoMessaging:
+    def __init__(self, settings: TodoSettings, live: LiveUpdates) -> None:
+        self._settings = settings
+        self._live = live
+        self._commands: DurableConsumer | None = None
+        self._following = False
+        self.link = NatsLink(settings, SERVICE, self._setup)
+        self._handle_command: Handler | None = None
+        self._on_ready: Callable[[], None] = lambda: None
+
+    def start(self, *, commands: Handler, on_ready: Callable[[], None]) -> None:
+        """Connect in the background; then consume commands with `commands` and call
+        `on_ready` (the relay publishes what piled up meanwhile)."""
+        self._handle_command = commands
+        self._on_ready = on_ready
+        self.link.start()
+
+    async def publish(self, events: Sequence[tuple[str, CloudEvent]]) -> list[Published]:
+        """The relay's publisher: every event of a round in flight at once."""
+        nc = self.link.client
+        if nc is None:
+            raise ConnectionClosedError  # not connected yet: the relay retries later
+        return await publish_events(nc.jetstream(), events)
+
+    async def stop(self) -> None:
+        """Stop consuming; the connection stays open for the relay's last flush."""
+        if self._commands is not None:
+            await self._commands.stop(COMMAND_STOP_GRACE_SECONDS)
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    async def _setup(self, nc: Client) -> None:
+        """Idempotent, since a failure part way is retried from the top."""
+        js = nc.jetstream()
+        if self._settings.declare_streams:
+            await declare_streams(js, (TODOS, TODO_COMMANDS, DLQ))
+        if not self._following:
+            await self._live.follow(js)
+            self._following = True
+        if self._commands is None and self._handle_command is not None:
+            commands = DurableConsumer(
+                nc,
+                TODO_COMMANDS_CONSUMER,
+                self._handle_command,
+                ConsumerOptions(
+                    concurrency=8,
+                    max_deliver=self._settings.command_max_deliver,
+                    declare=self._settings.declare_streams,
+                ),
+                count=lambda outcome: COMMANDS_PROCESSED.labels(outcome=outcome).inc(),
+            )
+            await commands.start()
+            self._commands = commands
+        self._on_ready()
 
 
-def create_broker(settings: TodoSettings) -> NatsBroker:
-    broker = NatsBroker(
-        **connect_options(settings, SERVICE),
-        security=broker_security(settings),
-        middlewares=[NatsTelemetryMiddleware()],
-        logger=logging.getLogger("svc_todo.messaging"),
+def asyncapi(settings: TodoSettings) -> dict[str, Any]:
+    return document(
+        SERVICE,
+        "0.1.0",
+        sends=TODO_EVENTS,
+        receives=(CREATE_TODO,),
+        nats_url=settings.nats_url,
+        description="Todo events from the transactional outbox, and the create-todo command.",
     )
-    for channel in TODO_EVENTS:
-        broker.publisher(
-            channel.subject,
-            stream=JStream(channel.stream.name, declare=False),
-            schema=channel.model,
-            title=channel.event_type,
-            description=f"CloudEvent `{channel.event_type}`, published from the outbox.",
-        )
-    return broker
-
-
-async def start_messaging(broker: NatsBroker, settings: TodoSettings, relay: OutboxRelay) -> None:
-    """Connect in the background, retrying: the API accepts writes while NATS is away."""
-    attempt = 0
-    while True:
-        try:
-            await broker.connect()
-            if settings.declare_streams:
-                await declare_streams(jetstream(broker), (TODOS, TODO_COMMANDS, DLQ))
-            await broker.start()
-        except Exception as exc:  # noqa: BLE001 - keep trying; readiness does not depend on NATS
-            attempt += 1
-            log.warning("NATS not available yet", extra={"error": repr(exc), "attempt": attempt})
-            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-            continue
-        log.info("NATS connected, consumers running")
-        relay.wake()
-        return
-
-
-async def stop_messaging(broker: NatsBroker) -> None:
-    try:
-        await broker.stop()
-    except NatsError as exc:  # reconnecting or closed: nothing left to drain
-        log.warning("NATS connection closed uncleanly", extra={"error": repr(exc)})
-
-
-def jetstream(broker: NatsBroker) -> JetStreamContext:
-    return broker.config.connection_state.stream  # type: ignore[no-any-return]

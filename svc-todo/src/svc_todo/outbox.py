@@ -1,17 +1,24 @@
 """The relay that moves committed outbox events onto the TODOS stream.
 
 It wakes right after a commit (no polling delay on the normal path) and also sweeps periodically,
-so events written by another replica or left behind by a crash go out too. Each round takes only
-the oldest unpublished event of every todo, so the events of one todo keep their order even with
-several replicas relaying at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL). Publishing carries
-`Nats-Msg-Id` = event id, so a row republished after a crash is dropped by JetStream as a duplicate.
+so events written by another replica or left behind by a crash go out too. Each round takes the
+oldest unpublished event of every todo (so the events of one todo keep their order, even with
+several replicas relaying at once: `FOR UPDATE SKIP LOCKED` on PostgreSQL), publishes the whole
+round concurrently and marks what JetStream stored in one statement. Publishing carries
+`Nats-Msg-Id` = event id, so a row republished after a crash is dropped by JetStream as a
+duplicate. While writes keep coming the relay goes round after round, each a few awaits long, so
+the request path sharing its event loop cannot starve it.
+
+The backlog gauges and the cleanup of published rows run on their own clock, so they stay true
+however busy the relay is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +27,8 @@ from opentelemetry import trace
 
 from shared_contracts.cloudevents import CloudEvent
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
+from shared_runtime.delivery import Backoff
+from shared_runtime.messaging import Published
 from shared_runtime.telemetry import context_from, current_traceparent
 from svc_todo.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_SECONDS
 from svc_todo.models import OutboxRow
@@ -28,8 +37,11 @@ from svc_todo.settings import SERVICE
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
-RETENTION = timedelta(days=1)
-MAX_BACKOFF_SECONDS = 5.0
+RETENTION = timedelta(hours=1)
+"""Published rows are kept this long for inspection; JetStream keeps the events themselves."""
+GAUGE_SECONDS = 1.0
+PAUSE = Backoff(base_seconds=0.1, max_seconds=5.0)
+"""How long the relay waits after a failed round (NATS or the database away), by failures."""
 
 _HEADS = """
 SELECT seq, event_id, subject, event_type, data, traceparent, created_at
@@ -52,7 +64,8 @@ class PendingEvent:
     created_at: datetime
 
 
-Publisher = Callable[[PendingEvent], Awaitable[None]]
+Publisher = Callable[[Sequence[tuple[str, CloudEvent]]], Awaitable[list[Published]]]
+"""Publishes a batch concurrently; one result per event, in order."""
 
 
 def _as_utc(value: datetime | str) -> datetime:
@@ -93,35 +106,30 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self, after: Callable[[], Awaitable[None]]) -> None:
-        """Relay until cancelled, once `after` returns (the schema exists); failures (NATS or
-        the database away) back off and retry. The backlog gauges are read from the database on
-        each sweep and after a failure; a full drain sets them to zero without a query."""
+        """Relay until cancelled, once `after` returns (the schema exists); a failed round
+        (NATS or the database away) pauses with a growing delay, then tries again."""
         await after()
+        housekeeping = asyncio.create_task(self._housekeep(), name="outbox-housekeeping")
         failures = 0
-        while True:
-            swept = False
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self._sweep_seconds)
-            except TimeoutError:
-                swept = True
-                await self._forget_published()
-            self._wakeup.clear()
-            try:
-                await self.drain()
-            except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay for later
-                failures += 1
-                delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures)
-                log.warning("outbox relay paused", extra={"error": repr(exc), "retry_in": delay})
-                await self._refresh_gauges()
-                await asyncio.sleep(delay)
-                self._wakeup.set()
-                continue
-            failures = 0
-            if swept:
-                await self._refresh_gauges()
-            else:
-                OUTBOX_BACKLOG.set(0)
-                OUTBOX_OLDEST_AGE.set(0)
+        try:
+            while True:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._sweep_seconds)
+                self._wakeup.clear()
+                try:
+                    await self.drain()
+                except Exception as exc:  # noqa: BLE001 - keep relaying; the rows stay for later
+                    failures += 1
+                    delay = PAUSE.delay(failures)
+                    log.warning(
+                        "outbox relay paused", extra={"error": repr(exc), "retry_in": delay}
+                    )
+                    await asyncio.sleep(delay)
+                    self._wakeup.set()
+                    continue
+                failures = 0
+        finally:
+            housekeeping.cancel()
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
@@ -140,45 +148,60 @@ class OutboxRelay:
         sql = _HEADS.format(limit=self._batch_size)
         if is_postgres(self._engine):
             sql += " FOR UPDATE SKIP LOCKED"
-        published: list[int] = []
-        failure: Exception | None = None
         async with write_transaction(self._engine):
-            for row in await OutboxRow.raw(sql):
-                pending = _pending(row)
-                try:
-                    await self._publish_traced(pending)
-                except Exception as exc:  # noqa: BLE001 - mark what went out, then report
-                    failure = exc
-                    break
-                published.append(row["seq"])
-                OUTBOX_PUBLISH_SECONDS.observe(
-                    (datetime.now(UTC) - pending.created_at).total_seconds()
-                )
+            rows = await OutboxRow.raw(sql)
+            if not rows:
+                return 0
+            pending = [_pending(row) for row in rows]
+            results = await self._publish_traced(pending)
+            published = [row["seq"] for row, result in zip(rows, results, strict=True) if result.ok]
             if published:
                 await OutboxRow.update({OutboxRow.published_at: datetime.now(UTC)}).where(
                     OutboxRow.seq.is_in(published)
                 )
-        if failure is not None:
-            raise failure
+        now = datetime.now(UTC)
+        for event, result in zip(pending, results, strict=True):
+            if result.ok:
+                OUTBOX_PUBLISH_SECONDS.observe((now - event.created_at).total_seconds())
+        failed = next((r.error for r in results if r.error is not None), None)
+        if failed is not None:
+            raise failed
         return len(published)
 
-    async def _publish_traced(self, pending: PendingEvent) -> None:
-        """Continue the trace of the request that made the change; the message carries it on."""
-        parent = context_from({"traceparent": pending.event.traceparent or ""})
-        with _tracer.start_as_current_span(
-            f"publish {pending.subject}",
-            context=parent,
-            kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": pending.subject,
-                "messaging.message.id": pending.event.id,
-            },
-        ):
-            traceparent = current_traceparent() or pending.event.traceparent
-            await self._publish(
-                replace(pending, event=replace(pending.event, traceparent=traceparent))
-            )
+    async def _publish_traced(self, batch: list[PendingEvent]) -> list[Published]:
+        """Each event continues the trace of the request that made the change, and the message
+        carries its publish span on."""
+        with ExitStack() as spans:
+            events: list[tuple[str, CloudEvent]] = []
+            for pending in batch:
+                span = spans.enter_context(
+                    _tracer.start_as_current_span(
+                        f"publish {pending.subject}",
+                        context=context_from({"traceparent": pending.event.traceparent or ""}),
+                        kind=trace.SpanKind.PRODUCER,
+                        attributes={
+                            "messaging.system": "nats",
+                            "messaging.destination.name": pending.subject,
+                            "messaging.message.id": pending.event.id,
+                        },
+                        end_on_exit=True,
+                    )
+                )
+                traceparent = current_traceparent() if span.is_recording() else None
+                event = replace(pending.event, traceparent=traceparent or pending.event.traceparent)
+                events.append((pending.subject, event))
+            return await self._publish(events)
+
+    async def _housekeep(self) -> None:
+        """Gauges every second, cleanup of old published rows every sweep, whatever the load."""
+        since_cleanup = 0.0
+        while True:
+            await self._refresh_gauges()
+            since_cleanup += GAUGE_SECONDS
+            if since_cleanup >= self._sweep_seconds:
+                since_cleanup = 0.0
+                await self._forget_published()
+            await asyncio.sleep(GAUGE_SECONDS)
 
     async def _refresh_gauges(self) -> None:
         try:

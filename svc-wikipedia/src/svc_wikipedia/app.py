@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import cast
 
-import nats.errors
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ServiceUnavailableException
 from nats.aio.client import Client
 
-from shared_contracts.catalog import DLQ, TODO_COMMANDS, WIKIPEDIA
-from shared_runtime.messaging import connect, declare_streams
+from shared_contracts.catalog import DLQ, TODO_COMMANDS, WIKIPEDIA, WIKIPEDIA_CONSUMER
+from shared_runtime.delivery import DurableConsumer
+from shared_runtime.messaging import NatsLink, declare_streams
 from shared_runtime.web import service_app
 from svc_wikipedia.api import receive_cloudevent
-from svc_wikipedia.consumer import Redelivery, RequestConsumer
+from svc_wikipedia.consumer import STOP_GRACE_SECONDS, SuggestOnRequest, consumer_options
 from svc_wikipedia.scheduler import Clock, Scheduler, utc_now
 from svc_wikipedia.settings import WikipediaSettings
 from svc_wikipedia.suggestions import Suggester
@@ -30,48 +30,52 @@ STREAMS = (WIKIPEDIA, TODO_COMMANDS, DLQ)
 
 
 def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> Litestar:
-    """The service; `clock` decides the scheduler's slots (tests pin it)."""
+    """The service; `clock` decides the scheduler's slots (tests pin it). NATS is connected in
+    the background: HTTP answers from the start, and `/readyz` says what is missing meanwhile."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with open_wikipedia(settings) as wikipedia, _nats(settings) as nc:
+        running: list[DurableConsumer | Scheduler] = []
+
+        async def start_triggers(nc: Client) -> None:
             js = nc.jetstream()
             if settings.declare_streams:
                 await declare_streams(js, STREAMS)
             suggester = Suggester(wikipedia, js)
-            consumer = RequestConsumer(
-                js,
-                suggester,
-                Redelivery(
-                    first_delay_seconds=settings.redelivery_delay_seconds,
-                    max_delay_seconds=settings.redelivery_max_delay_seconds,
-                    max_deliver=settings.max_deliver,
-                ),
-            )
             if settings.consume_nats_requests:
+                consumer = DurableConsumer(
+                    nc, WIKIPEDIA_CONSUMER, SuggestOnRequest(suggester), consumer_options(settings)
+                )
                 await consumer.start()
-            scheduler = None
+                running.append(consumer)
             if settings.suggest_every_minutes:
                 scheduler = Scheduler(js, timedelta(minutes=settings.suggest_every_minutes), clock)
                 await scheduler.start()
-            app.state.nats = nc
+                running.append(scheduler)
             app.state.suggester = suggester
+
+        async with open_wikipedia(settings) as wikipedia:
+            link = NatsLink(settings, SERVICE, start_triggers)
+            link.start()
+            app.state.link = link
             try:
                 yield
             finally:
-                if scheduler is not None:
-                    await scheduler.stop()
-                if settings.consume_nats_requests:
-                    await consumer.stop()
+                for trigger in reversed(running):
+                    if isinstance(trigger, Scheduler):
+                        await trigger.stop()
+                    else:
+                        await trigger.stop(STOP_GRACE_SECONDS)
+                await link.close()
 
-    async def nats_connected() -> str | None:
-        nc: Client | None = app.state.get("nats")
-        return None if nc is not None and nc.is_connected else "nats not connected"
+    async def nats_ready() -> str | None:
+        link: NatsLink | None = app.state.get("link")
+        return "starting" if link is None else link.readiness()
 
     app = service_app(
         service=SERVICE,
         route_handlers=[receive_cloudevent],
-        readiness=[nats_connected],
+        readiness=[nats_ready],
         lifespan=[lifespan],
         dependencies={"suggester": Provide(_suggester, sync_to_thread=False)},
     )
@@ -79,15 +83,9 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> Litest
 
 
 def _suggester(state: State) -> Suggester:
-    return cast(Suggester, state.suggester)
-
-
-@asynccontextmanager
-async def _nats(settings: WikipediaSettings) -> AsyncIterator[Client]:
-    """A connection that is drained on exit, so acks and publishes in flight are delivered."""
-    nc = await connect(settings, SERVICE)
-    try:
-        yield nc
-    finally:
-        with contextlib.suppress(nats.errors.Error):
-            await nc.drain()
+    suggester = state.get("suggester")
+    if suggester is None:
+        raise ServiceUnavailableException(
+            detail="not connected to NATS yet", headers={"Retry-After": "5"}
+        )
+    return cast(Suggester, suggester)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats
+import stamina
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
 
 from shared_contracts.catalog import DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, Stream, dlq_subject
 from shared_contracts.cloudevents import CloudEvent
@@ -18,17 +23,7 @@ from shared_runtime.settings import NatsSettings
 
 log = logging.getLogger(__name__)
 
-
-def connect_options(settings: NatsSettings, name: str) -> dict[str, Any]:
-    """Connection keyword arguments shared by nats-py and FastStream: reconnect forever.
-    Credentials are separate (`credentials`), since the two take them differently."""
-    return {
-        "servers": [settings.nats_url],
-        "name": name,
-        "max_reconnect_attempts": -1,
-        "reconnect_time_wait": 0.5,
-        "connect_timeout": 2,
-    }
+PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
 def credentials(settings: NatsSettings) -> dict[str, str]:
@@ -42,7 +37,8 @@ def credentials(settings: NatsSettings) -> dict[str, str]:
 
 
 async def connect(settings: NatsSettings, name: str) -> Client:
-    """Connect, retrying in the background if the server is not there yet."""
+    """Connect, retrying until the server answers (a service serves HTTP meanwhile and its
+    readiness says why); once connected, nats-py reconnects by itself, forever."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats connection problem", extra={"error": repr(exc)})
@@ -53,36 +49,98 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     async def on_reconnected() -> None:
         log.info("nats reconnected")
 
-    return await nats.connect(
-        **connect_options(settings, name),
-        **credentials(settings),
-        error_cb=on_error,
-        disconnected_cb=on_disconnected,
-        reconnected_cb=on_reconnected,
-        allow_reconnect=True,
+    async for attempt in stamina.retry_context(
+        on=(OSError, TimeoutError, NatsError), attempts=None, timeout=None, wait_max=5.0
+    ):
+        with attempt:
+            return await nats.connect(
+                servers=[settings.nats_url],
+                name=name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                **credentials(settings),
+            )
+    raise AssertionError("unreachable: retried forever")
+
+
+def stream_config(stream: Stream, *, replicas: int = 1) -> StreamConfig:
+    """The catalog's description of `stream` in nats-py's terms."""
+    return StreamConfig(
+        name=stream.name,
+        description=stream.description,
+        subjects=list(stream.subjects),
+        retention=RetentionPolicy(stream.retention.value),
+        storage=StorageType(stream.storage.value),
+        discard=DiscardPolicy.OLD if stream.discard_old else DiscardPolicy.NEW,
+        max_age=stream.max_age.total_seconds(),
+        duplicate_window=stream.duplicate_window.total_seconds(),
+        num_replicas=replicas,
     )
 
 
-async def declare_streams(js: JetStreamContext, streams: tuple[Stream, ...]) -> None:
-    """Create or update the streams a service relies on (local runs; Kubernetes uses NACK)."""
+async def declare_streams(js: JetStreamContext, streams: Sequence[Stream]) -> None:
+    """Create the streams a service relies on (local runs; Kubernetes uses NACK). A stream that
+    exists keeps its replica count and anything stronger the deployment gave it: this only
+    creates what is missing and adds subjects that are missing, never weakens what is there."""
     for stream in streams:
-        config = StreamConfig(
-            name=stream.name,
-            subjects=list(stream.subjects),
-            duplicate_window=stream.duplicate_window.total_seconds(),
-        )
         try:
-            await js.add_stream(config)
-        except BadRequestError:
-            await js.update_stream(config)
+            existing = (await js.stream_info(stream.name)).config
+        except NotFoundError:
+            await js.add_stream(stream_config(stream))
+            log.info("stream declared", extra={"stream": stream.name})
+            continue
+        missing = [s for s in stream.subjects if s not in (existing.subjects or [])]
+        if missing:
+            existing.subjects = [*(existing.subjects or []), *missing]
+            await js.update_stream(existing)
+            log.info("stream subjects added", extra={"stream": stream.name, "subjects": missing})
 
 
 async def publish_event(
-    js: JetStreamContext, subject: str, event: CloudEvent, *, timeout: float = 2.0
+    js: JetStreamContext,
+    subject: str,
+    event: CloudEvent,
+    *,
+    timeout: float = PUBLISH_TIMEOUT_SECONDS,
 ) -> bool:
     """Publish in binary mode; True if stored now, False if JetStream dropped it as a duplicate."""
     ack = await js.publish(subject, event.data, headers=event.nats_headers(), timeout=timeout)
     return not ack.duplicate
+
+
+@dataclass(frozen=True)
+class Published:
+    """The result of one event of a batch: stored (or dropped as a duplicate) or failed."""
+
+    event: CloudEvent
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def publish_events(
+    js: JetStreamContext,
+    events: Sequence[tuple[str, CloudEvent]],
+    *,
+    timeout: float = PUBLISH_TIMEOUT_SECONDS,
+) -> list[Published]:
+    """Publish a batch concurrently (every publish in flight at once, then every ack awaited):
+    one round trip for the batch instead of one per event. Results keep the batch's order."""
+    results = await asyncio.gather(
+        *(publish_event(js, subject, event, timeout=timeout) for subject, event in events),
+        return_exceptions=True,
+    )
+    return [
+        Published(event, result if isinstance(result, BaseException) else None)
+        for (_, event), result in zip(events, results, strict=True)
+    ]
 
 
 async def dead_letter(
@@ -95,7 +153,7 @@ async def dead_letter(
     deliveries: int,
 ) -> None:
     """Keep the original message and headers, add why and after how many deliveries."""
-    kept = {
+    kept: dict[str, Any] = {
         k: v for k, v in (headers or {}).items() if k != "Nats-Msg-Id"
     }  # a replay may fail again
     kept[DLQ_REASON_HEADER] = reason[:1000]
@@ -105,3 +163,54 @@ async def dead_letter(
         "message dead-lettered",
         extra={"consumer": consumer, "reason": reason, "event_id": kept.get("ce-id")},
     )
+
+
+class NatsLink:
+    """A service's NATS connection, opened in the background so HTTP serves from the start:
+    `/healthz` answers at once and `/readyz` says what is missing until `setup` (declaring
+    streams, binding consumers) has succeeded; both are retried until they do."""
+
+    def __init__(
+        self,
+        settings: NatsSettings,
+        name: str,
+        setup: Callable[[Client], Awaitable[None]],
+    ) -> None:
+        self._settings = settings
+        self._name = name
+        self._setup = setup
+        self._client: Client | None = None
+        self._ready = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._open(), name=f"{self._name}-nats")
+
+    @property
+    def client(self) -> Client | None:
+        return self._client
+
+    def readiness(self) -> str | None:
+        if self._client is None or not self._client.is_connected:
+            return "nats not connected"
+        return None if self._ready else "nats connected, consumers not bound yet"
+
+    async def close(self) -> None:
+        """Stop trying; drain the connection, so acks and publishes in flight are delivered."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None and not self._client.is_closed:
+            with contextlib.suppress(NatsError, TimeoutError):
+                await self._client.drain()
+
+    async def _open(self) -> None:
+        self._client = await connect(self._settings, self._name)
+        async for attempt in stamina.retry_context(
+            on=(NatsError, TimeoutError), attempts=None, timeout=None, wait_max=5.0
+        ):
+            with attempt:
+                await self._setup(self._client)
+        self._ready = True
+        log.info("nats ready", extra={"service": self._name})
