@@ -10,7 +10,7 @@ PACKAGES := libs/contracts libs/runtime libs/testkit $(wildcard svc-*)
 INSTALL_INPUTS := constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test lint format check-manifests clean
+.PHONY: help venv up down test lint format check-manifests docs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: $(BIN)/.installed ## Lint (ruff) and type-check (mypy)
 
 check-manifests: $(BIN)/.installed ## Validate Kubernetes, Istio, Knative, NATS and monitoring files offline
 	$(BIN)/python tools/check_manifests.py
+
+docs: $(BIN)/.installed ## Export OpenAPI and AsyncAPI from the code into a static site in build/docs/
+	$(BIN)/python tools/export_docs.py --out build/docs
 
 format: $(BIN)/.installed ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
