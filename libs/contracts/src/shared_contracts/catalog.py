@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 
-from shared_contracts.todos import CreateTodo, Todo, TodoDeleted
+from shared_contracts.todos import CreateTodo, Todo, TodoDeleted, TodoUpdated
 from shared_contracts.wikipedia import WikipediaRequested
 
 
@@ -35,7 +35,7 @@ DLQ = Stream("DLQ", ("dlq.>",))
 STREAMS = (TODOS, TODO_COMMANDS, WIKIPEDIA, DLQ)
 
 TODO_CREATED = Channel("todos.events.created", "todo.created.v1", Todo, TODOS)
-TODO_UPDATED = Channel("todos.events.updated", "todo.updated.v1", Todo, TODOS)
+TODO_UPDATED = Channel("todos.events.updated", "todo.updated.v1", TodoUpdated, TODOS)
 TODO_DELETED = Channel("todos.events.deleted", "todo.deleted.v1", TodoDeleted, TODOS)
 TODO_EVENTS = (TODO_CREATED, TODO_UPDATED, TODO_DELETED)
 CREATE_TODO = Channel("todos.commands.create", "todo.create.v1", CreateTodo, TODO_COMMANDS)
