@@ -19,7 +19,7 @@ async def test_page_has_image_form_counter_and_todos(client: Client) -> None:
     assert 'src="/image"' in page.text
     assert 'id="counter"' in page.text
     assert "0/140" in page.text
-    assert 'data-limit="140"' in page.text
+    assert 'data-limit="140" data-warn-below="20"' in page.text
     assert "water the plants" in page.text
     assert (await client.get("/static/htmx.min.js")).status_code == 200
 

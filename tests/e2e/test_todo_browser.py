@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -88,6 +89,39 @@ async def test_create_reject_toggle_and_delete(browser: Browser, todo_url: str) 
     await expect(page.locator("#todo-list li.todo")).to_have_count(0)
     async with httpx.AsyncClient(base_url=todo_url) as client:
         assert (await client.get("/api/todos")).json() == []
+
+
+async def test_the_counter_warns_when_fewer_than_20_characters_remain(
+    browser: Browser, todo_url: str
+) -> None:
+    page = await open_page(browser, todo_url)
+    text, counter = page.locator("#todo-text"), page.locator("#counter")
+    warning = page.locator("#counter-warning")
+    await expect(warning).to_have_attribute("aria-live", "polite")
+
+    await text.fill("x" * 120)
+    await expect(counter).to_have_text("120/140")
+    await expect(counter).not_to_have_class(re.compile(r"\bnear\b"))
+    await expect(warning).to_have_text("")
+    calm = await counter.evaluate("node => getComputedStyle(node).color")
+
+    await text.fill("x" * 121)
+    await expect(counter).to_have_class(re.compile(r"\bnear\b"))
+    await expect(warning).to_have_text("19 characters left")
+    assert await counter.evaluate("node => getComputedStyle(node).color") != calm
+    await expect(page.locator("#create")).to_be_enabled()
+
+    await text.fill("x" * 139)
+    await expect(warning).to_have_text("1 character left")
+    await text.fill("x" * 140)
+    await expect(warning).to_have_text("0 characters left")
+    await expect(page.locator("#create")).to_be_enabled()
+
+    await text.fill("x" * 141)
+    await expect(counter).to_have_class(re.compile(r"\bover\b"))
+    await expect(warning).to_have_text("")
+    await expect(text).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#form-error")).to_contain_text("at most 140 characters")
 
 
 async def test_the_server_message_shows_when_the_client_check_is_bypassed(

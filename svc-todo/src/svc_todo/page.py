@@ -21,6 +21,8 @@ from svc_todo.live import LiveUpdates
 from svc_todo.rejections import Rejected, record
 from svc_todo.service import TodoNotFound, TodoService
 
+WARN_BELOW_CHARACTERS_LEFT = 20  # the counter warns from 121 characters of 140 on
+
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
@@ -29,9 +31,12 @@ class PageController(Controller):
 
     @get("/")
     async def index(self, todos: NamedDependency[TodoService]) -> Template:
-        return Template(
-            "index.html", context={"todos": await todos.list(), "limit": TEXT_MAX_CHARACTERS}
-        )
+        context = {
+            "todos": await todos.list(),
+            "limit": TEXT_MAX_CHARACTERS,
+            "warn_below": WARN_BELOW_CHARACTERS_LEFT,
+        }
+        return Template("index.html", context=context)
 
     @get("/fragments/todos")
     async def todo_list(self, todos: NamedDependency[TodoService]) -> Template:
