@@ -91,6 +91,17 @@ async def test_create_reject_toggle_and_delete(browser: Browser, todo_url: str) 
         assert (await client.get("/api/todos")).json() == []
 
 
+async def test_without_an_image_source_the_page_says_so(browser: Browser, todo_url: str) -> None:
+    """The fixture's image source is a closed port."""
+    page = await open_page(browser, todo_url)
+
+    await expect(page.locator("#hourly-image")).to_have_text(
+        "No image yet: the image source is unavailable. Retrying every minute."
+    )
+    await expect(page.locator("#hourly-image")).to_have_attribute("role", "status")
+    await expect(page.locator("img")).to_have_count(0)
+
+
 async def test_the_counter_warns_when_fewer_than_20_characters_remain(
     browser: Browser, todo_url: str
 ) -> None:
