@@ -130,7 +130,7 @@ async def test_each_event_says_what_happened_to_which_todo_in_every_format(
     ("webhook_format", "expected"),
     [
         ("generic", {"user": "bot", "message": "A todo was created: buy milk"}),
-        ("slack", {"text": "A todo was created: buy milk"}),
+        ("slack", {"text": "A todo was created: buy milk", "mrkdwn": False}),
         (
             "discord",
             {"content": "A todo was created: buy milk", "allowed_mentions": {"parse": []}},
@@ -152,8 +152,17 @@ async def test_slack_text_cannot_mention_the_channel(webhook_sink: WebhookSink) 
     settings = BroadcasterSettings(webhook_format="slack", webhook_url=webhook_sink.url)
     await send(settings, "A todo was created: <!channel> & <https://x|y>")
     assert webhook_sink.received[0].json() == {
-        "text": "A todo was created: &lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+        "text": "A todo was created: &lt;!channel&gt; &amp; &lt;https://x|y&gt;",
+        "mrkdwn": False,  # `*urgent*` shows with its stars, as typed
     }
+
+
+async def test_discord_shows_markdown_in_todo_text_as_typed(webhook_sink: WebhookSink) -> None:
+    settings = BroadcasterSettings(webhook_format="discord", webhook_url=webhook_sink.url)
+    await send(settings, r"A todo was created: *urgent* _now_ [pay](https://x) # \o/")
+    assert webhook_sink.received[0].json()["content"] == (
+        r"A todo was created: \*urgent\* \_now\_ \[pay\](https://x) \# \\o/"
+    )
 
 
 async def test_discord_content_is_cut_to_its_2000_character_limit(
