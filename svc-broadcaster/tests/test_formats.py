@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import BaseModel
 
+from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
+from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated
 from shared_testkit.polling import eventually
 from shared_testkit.webhook_sink import Reply, WebhookSink
+from svc_broadcaster.events import announcement_for
 from svc_broadcaster.formats import destination_for
 from svc_broadcaster.ratelimit import TokenBucket
 from svc_broadcaster.settings import BroadcasterSettings
@@ -26,11 +33,103 @@ async def send(settings: BroadcasterSettings, text: str) -> object:
         return await webhook.send("event-1", text)
 
 
+TODO_ID = uuid.uuid4()
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def todo(text: str, *, done: bool = False) -> Todo:
+    return Todo(id=TODO_ID, text=text, done=done, created_at=NOW, updated_at=NOW)
+
+
+def updated(text: str, *, done: bool, previous: TodoPrevious | None) -> TodoUpdated:
+    return TodoUpdated(**todo(text, done=done).model_dump(), previous=previous)
+
+
+TRANSITIONS: dict[str, tuple[Channel, BaseModel, str]] = {
+    "created": (TODO_CREATED, todo("buy milk"), "A todo was created: buy milk"),
+    "renamed": (
+        TODO_UPDATED,
+        updated("buy oat milk", done=False, previous=TodoPrevious(text="buy milk")),
+        'A todo was renamed from "buy milk" to "buy oat milk"',
+    ),
+    "marked done": (
+        TODO_UPDATED,
+        updated("buy milk", done=True, previous=TodoPrevious(done=False)),
+        "A todo was marked done: buy milk",
+    ),
+    "marked not done": (
+        TODO_UPDATED,
+        updated("buy milk", done=False, previous=TodoPrevious(done=True)),
+        "A todo was marked not done: buy milk",
+    ),
+    "renamed while done": (
+        TODO_UPDATED,
+        updated("buy oat milk", done=True, previous=TodoPrevious(text="buy milk")),
+        'A done todo was renamed from "buy milk" to "buy oat milk"',
+    ),
+    "renamed and marked done at once": (
+        TODO_UPDATED,
+        updated("buy oat milk", done=True, previous=TodoPrevious(text="buy milk", done=False)),
+        'A todo was renamed from "buy milk" to "buy oat milk" and marked done',
+    ),
+    "deleted": (
+        TODO_DELETED,
+        TodoDeleted(id=TODO_ID, text="buy milk"),
+        "A todo was deleted: buy milk",
+    ),
+    "updated, from before events said what changed": (
+        TODO_UPDATED,
+        todo("buy milk", done=True),
+        "A todo was updated: buy milk (now done)",
+    ),
+    "deleted, from before events carried the text": (
+        TODO_DELETED,
+        TodoDeleted(id=TODO_ID),
+        f"A todo was deleted (its text was not recorded; id {TODO_ID})",
+    ),
+}
+
+CHAT_TEXT_FIELD = {"generic": "message", "slack": "text", "discord": "content", "telegram": "text"}
+
+
+def settings_for(webhook_format: str, url: str) -> BroadcasterSettings:
+    if webhook_format == "telegram":
+        return BroadcasterSettings(
+            webhook_format="telegram",
+            telegram_api_url=url,
+            telegram_bot_token=TOKEN,
+            telegram_chat_id="-1001234",
+        )
+    if webhook_format == "log":
+        return BroadcasterSettings(webhook_format="log")
+    return BroadcasterSettings(webhook_format=webhook_format, webhook_url=url)
+
+
+@pytest.mark.parametrize("webhook_format", [*CHAT_TEXT_FIELD, "log"])
+async def test_each_event_says_what_happened_to_which_todo_in_every_format(
+    webhook_sink: WebhookSink, caplog: pytest.LogCaptureFixture, webhook_format: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    for channel, data, _ in TRANSITIONS.values():
+        event = CloudEvent.new(channel.event_type, "/tests", data)
+        announcement = announcement_for(event.nats_headers(), event.data)
+        settings = settings_for(webhook_format, webhook_sink.url)
+        assert await send(settings, announcement.text) == Sent()
+
+    if webhook_format == "log":
+        shown: list[Any] = [r.chat_text for r in caplog.records if hasattr(r, "chat_text")]
+    else:
+        shown = [call.json()[CHAT_TEXT_FIELD[webhook_format]] for call in webhook_sink.received]
+    assert dict(zip(TRANSITIONS, shown, strict=True)) == {
+        transition: expected for transition, (_, _, expected) in TRANSITIONS.items()
+    }
+
+
 @pytest.mark.parametrize(
     ("webhook_format", "expected"),
     [
         ("generic", {"user": "bot", "message": "A todo was created: buy milk"}),
-        ("slack", {"text": "A todo was created: buy milk"}),
+        ("slack", {"text": "A todo was created: buy milk", "mrkdwn": False}),
         (
             "discord",
             {"content": "A todo was created: buy milk", "allowed_mentions": {"parse": []}},
@@ -52,8 +151,17 @@ async def test_slack_text_cannot_mention_the_channel(webhook_sink: WebhookSink) 
     settings = BroadcasterSettings(webhook_format="slack", webhook_url=webhook_sink.url)
     await send(settings, "A todo was created: <!channel> & <https://x|y>")
     assert webhook_sink.received[0].json() == {
-        "text": "A todo was created: &lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+        "text": "A todo was created: &lt;!channel&gt; &amp; &lt;https://x|y&gt;",
+        "mrkdwn": False,  # `*urgent*` shows with its stars, as typed
     }
+
+
+async def test_discord_shows_markdown_in_todo_text_as_typed(webhook_sink: WebhookSink) -> None:
+    settings = BroadcasterSettings(webhook_format="discord", webhook_url=webhook_sink.url)
+    await send(settings, r"A todo was created: *urgent* _now_ [pay](https://x) # \o/")
+    assert webhook_sink.received[0].json()["content"] == (
+        r"A todo was created: \*urgent\* \_now\_ \[pay\](https://x) \# \\o/"
+    )
 
 
 async def test_discord_content_is_cut_to_its_2000_character_limit(

@@ -24,11 +24,13 @@ def greetings_counted(metrics_text: str, version: str) -> float:
     ("settings", "expected"),
     [
         (GreeterSettings(), {"greeting": "Hello", "version": "v1"}),
+        (GreeterSettings(greeter_version="v2"), {"greeting": "Howdy", "version": "v2"}),
         (
             GreeterSettings(greeter_version="v2", greeting="Hello from v2"),
             {"greeting": "Hello from v2", "version": "v2"},
         ),
     ],
+    ids=["v1 says its own greeting", "v2 says its own greeting", "GREETING replaces it"],
 )
 async def test_greets_with_the_configured_version(
     settings: GreeterSettings, expected: dict[str, str]

@@ -48,7 +48,7 @@ async def test_page_shows_file_message_heartbeat_pongs_and_greeting(
     assert lines[0] == "file content: this text is from file"
     assert lines[1] == "env variable: MESSAGE=hello world"
     assert HEARTBEAT_LINE.match(lines[2]), lines[2]
-    assert lines[3:] == [f"Ping / Pongs: {pings}", "greetings: Hello from the mesh"]
+    assert lines[3:] == [f"Ping / Pongs: {pings}", "greetings: Hello from the mesh (greeter v1)"]
     assert ready.status_code == 200
 
 
@@ -61,7 +61,7 @@ async def test_pingpong_down_the_page_answers_and_readiness_fails(
 
     assert response.status_code == 200
     assert "Ping / Pongs: unavailable (pingpong unreachable)" in response.text
-    assert "greetings: Hello from the mesh" in response.text
+    assert "greetings: Hello from the mesh (greeter v1)" in response.text
     assert ready.status_code == 503
     assert ready.json()["reasons"] == ["pingpong unreachable"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply, fake_http
 from shared_testkit.polling import eventually
-from svc_todo.image import HourlyImage
+from svc_todo.image import FETCHING, HourlyImage
 
 JPEG = b"\xff\xd8\xff\xe0" + b"picture" * 100
 
@@ -93,6 +93,24 @@ async def test_stale_image_is_refreshed_and_kept_when_the_source_is_down(
     image.refresh_in_background()
     await eventually(lambda: _async(image.path.read_bytes() == JPEG + b"new"))
     assert not image.is_stale()
+
+
+async def test_status_says_what_is_true_until_there_is_an_image(
+    tmp_path: Path, server: FakeHttpServer, source: Source
+) -> None:
+    async with httpx.AsyncClient() as client:
+        image = HourlyImage(tmp_path, f"{server.url}/1200", refresh_seconds=3600, client=client)
+        assert image.status() == FETCHING
+
+        source.up = False
+        await image.refresh()
+        assert image.status() == (
+            "No image yet: the image source is unavailable. Retrying every minute."
+        )
+
+        source.up = True
+        await image.refresh()
+        assert image.status() is None
 
 
 async def test_a_non_image_answer_is_not_saved(tmp_path: Path) -> None:

@@ -52,8 +52,9 @@ async def test_each_change_is_one_cloudevent_on_the_stream(
     assert headers["traceparent"].startswith("00-")
     assert json.loads(created.data) == todo
     assert json.loads(updated.data)["done"] is True
+    assert json.loads(updated.data)["previous"] == {"text": None, "done": False}
     assert (updated.headers or {})["ce-type"] == "todo.updated.v1"
-    assert json.loads(deleted.data) == {"id": todo["id"]}
+    assert json.loads(deleted.data) == {"id": todo["id"], "text": "ship it"}
     assert len({(m.headers or {})["ce-id"] for m in messages}) == 3
 
 

@@ -50,8 +50,9 @@ APPS: dict[str, tuple[str, type[BaseSettings], int, set[str]]] = {
         8002,
         {"NATS_URL", "WIKIPEDIA_BASE_URL", "SUGGEST_EVERY_MINUTES"},
     ),
-    "greeter-v1": ("svc-greeter", GreeterSettings, 8003, {"GREETER_VERSION", "GREETING"}),
-    "greeter-v2": ("svc-greeter", GreeterSettings, 8004, {"GREETER_VERSION", "GREETING"}),
+    # No GREETING: each version says its own, set once in svc_greeter/settings.py.
+    "greeter-v1": ("svc-greeter", GreeterSettings, 8003, {"GREETER_VERSION"}),
+    "greeter-v2": ("svc-greeter", GreeterSettings, 8004, {"GREETER_VERSION"}),
     "pingpong": ("svc-pingpong", PingpongSettings, 8005, {"DATABASE_URL"}),
     "logoutput": (
         "svc-logoutput",

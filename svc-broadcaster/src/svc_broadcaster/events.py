@@ -14,7 +14,7 @@ from shared_contracts.catalog import (
     channel_for_type,
 )
 from shared_contracts.cloudevents import CloudEvent, InvalidEvent
-from shared_contracts.todos import Todo, TodoDeleted
+from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,29 @@ def announcement_for(event: CloudEvent) -> Announcement:
 
 
 def describe(event_type: str, data: BaseModel) -> str:
+    """One sentence naming what happened to which todo, by its text."""
     if event_type == TODO_CREATED.event_type and isinstance(data, Todo):
         return f"A todo was created: {data.text}"
-    if event_type == TODO_UPDATED.event_type and isinstance(data, Todo):
-        verb = "marked done" if data.done else "updated"
-        return f"A todo was {verb}: {data.text}"
+    if event_type == TODO_UPDATED.event_type and isinstance(data, TodoUpdated):
+        return _describe_update(data)
     if event_type == TODO_DELETED.event_type and isinstance(data, TodoDeleted):
-        return f"A todo was deleted: {data.id}"
+        if data.text is None:  # published before delete events carried the text
+            return f"A todo was deleted (its text was not recorded; id {data.id})"
+        return f"A todo was deleted: {data.text}"
     raise InvalidEvent(f"no message for {event_type!r} with {type(data).__name__} data")
+
+
+def _describe_update(todo: TodoUpdated) -> str:
+    state = "done" if todo.done else "not done"
+    # Events published before `previous` existed say only the new state, not what changed.
+    previous = todo.previous or TodoPrevious()
+    renamed = previous.text is not None and previous.text != todo.text
+    toggled = previous.done is not None and previous.done != todo.done
+    if renamed and toggled:
+        return f'A todo was renamed from "{previous.text}" to "{todo.text}" and marked {state}'
+    if renamed:
+        subject = "A done todo" if todo.done else "A todo"
+        return f'{subject} was renamed from "{previous.text}" to "{todo.text}"'
+    if toggled:
+        return f"A todo was marked {state}: {todo.text}"
+    return f"A todo was updated: {todo.text} (now {state})"

@@ -1,10 +1,11 @@
 """Where a chat message goes and the request body each provider documents.
 
 - generic: `{"user": "bot", "message": text}`.
-- slack (incoming webhook): `{"text": text}`; `&`, `<`, `>` escaped as Slack asks, so todo text
-  cannot smuggle `<!channel>` mentions or links.
+- slack (incoming webhook): `{"text": text, "mrkdwn": false}`; `&`, `<`, `>` escaped as Slack
+  asks, so todo text cannot smuggle `<!channel>` mentions or links, and shows as typed (no bold).
 - discord (execute webhook): `{"content": text, "allowed_mentions": {"parse": []}}`; content is at
-  most 2000 characters and no todo text may ping `@everyone`.
+  most 2000 characters, no todo text may ping `@everyone`, and Markdown characters are escaped so
+  `*urgent*` or `[a](link)` show as typed.
 - telegram (Bot API `sendMessage`): `{"chat_id": id, "text": text}` POSTed to
   `<api>/bot<token>/sendMessage`, plain text (no parse_mode), at most 4096 characters.
 - log: no request; the message is only logged (staging).
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 from svc_broadcaster.settings import BroadcasterSettings
 
 DISCORD_MAX_CHARACTERS = 2000
+DISCORD_MARKDOWN = re.compile(r"([\\*_~`|<>#\[\]])")
 TELEGRAM_MAX_CHARACTERS = 4096
 
 Payload = dict[str, Any]
@@ -45,11 +48,12 @@ def generic_payload(text: str) -> Payload:
 
 def slack_payload(text: str) -> Payload:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return {"text": escaped}
+    return {"text": escaped, "mrkdwn": False}
 
 
 def discord_payload(text: str) -> Payload:
-    return {"content": text[:DISCORD_MAX_CHARACTERS], "allowed_mentions": {"parse": []}}
+    escaped = DISCORD_MARKDOWN.sub(r"\\\1", text)
+    return {"content": escaped[:DISCORD_MAX_CHARACTERS], "allowed_mentions": {"parse": []}}
 
 
 def telegram_payload(chat_id: str) -> Callable[[str], Payload]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
 
 from pydantic import ValidationError
 
+from shared_runtime.cli import service_parser
 from shared_runtime.logging import configure_logging
 from shared_runtime.messaging import connect
 from shared_runtime.telemetry import configure_tracing
@@ -19,7 +19,7 @@ from svc_broadcaster.settings import BroadcasterSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=SERVICE, description=__doc__)
+    parser = service_parser(SERVICE, __doc__ or "", BroadcasterSettings)
     commands = parser.add_subparsers(dest="command")
     dlq = commands.add_parser("dlq", help="operate on dead letters").add_subparsers(dest="action")
     dlq.add_parser("replay", help="republish dead letters to their subject and remove them")

@@ -28,6 +28,10 @@ class KubernetesError(Exception):
     """The API server refused or did not answer; worth retrying later."""
 
 
+class NoCredentials(Exception):
+    """Neither in a pod with a service account nor pointed at an API server: nothing to talk to."""
+
+
 @dataclass(frozen=True)
 class ApiAccess:
     """Where the API server is and how to authenticate: one answer for kopf and for our calls."""
@@ -37,11 +41,19 @@ class ApiAccess:
     ca_file: Path | None = None
 
     @classmethod
-    def configured(cls, url: str | None) -> ApiAccess:
+    def configured(cls, url: str | None, service_account: Path = SERVICE_ACCOUNT) -> ApiAccess:
         """`url` without credentials when set (`kubectl proxy`, tests), else the pod's account."""
         if url:
             return cls(url.rstrip("/"))
-        return cls(IN_CLUSTER_SERVER, SERVICE_ACCOUNT / "token", SERVICE_ACCOUNT / "ca.crt")
+        token, ca = service_account / "token", service_account / "ca.crt"
+        if not (token.is_file() and ca.is_file()):
+            raise NoCredentials(
+                "no Kubernetes credentials: in a cluster it uses the pod's service account "
+                f"(token and ca.crt in {service_account}: not found); outside one, run "
+                "`kubectl proxy` (it uses your kubeconfig) and set "
+                "KUBERNETES_API_URL=http://127.0.0.1:8001"
+            )
+        return cls(IN_CLUSTER_SERVER, token, ca)
 
     def token(self) -> str | None:
         """Read on every use: the kubelet rotates projected service account tokens."""

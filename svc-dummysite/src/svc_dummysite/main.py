@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Sequence
 
+from shared_runtime.cli import service_parser
 from shared_runtime.logging import configure_logging
+from svc_dummysite.kubernetes import NoCredentials
 from svc_dummysite.operator import run_operator
 from svc_dummysite.settings import DummySiteSettings
 
 SERVICE = "svc-dummysite"
+DESCRIPTION = (
+    "Kubernetes operator: each DummySite resource (a URL) becomes a Deployment and Service "
+    "serving a copy of that page."
+)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    service_parser(SERVICE, DESCRIPTION, DummySiteSettings).parse_args(argv)
     settings = DummySiteSettings()
     configure_logging(SERVICE, settings.log_level)
-    asyncio.run(run_operator(settings))
+    try:
+        asyncio.run(run_operator(settings))
+    except NoCredentials as exc:
+        sys.exit(f"{SERVICE}: {exc}")
 
 
 if __name__ == "__main__":

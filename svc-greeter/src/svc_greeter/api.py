@@ -18,4 +18,4 @@ class Greeting(BaseModel):
 @get("/", sync_to_thread=False)
 def greet(settings: NamedDependency[GreeterSettings]) -> Greeting:
     GREETINGS.labels(version=settings.greeter_version).inc()
-    return Greeting(greeting=settings.greeting, version=settings.greeter_version)
+    return Greeting(greeting=settings.version_greeting, version=settings.greeter_version)

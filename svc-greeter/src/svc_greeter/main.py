@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from shared_runtime.cli import service_parser
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_greeter.app import create_app
 from svc_greeter.settings import GreeterSettings
 
+SERVICE = "svc-greeter"
+DESCRIPTION = "Answers GET / with a greeting and its version (v1 or v2, chosen by GREETER_VERSION)."
 
-def main() -> None:
+
+def main(argv: Sequence[str] | None = None) -> None:
+    service_parser(SERVICE, DESCRIPTION, GreeterSettings).parse_args(argv)
     settings = GreeterSettings()
-    configure_observability(f"svc-greeter-{settings.greeter_version}", settings)
+    configure_observability(f"{SERVICE}-{settings.greeter_version}", settings)
     serve(create_app(settings), settings)

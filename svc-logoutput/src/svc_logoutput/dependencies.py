@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -9,6 +10,14 @@ import httpx
 
 class DependencyUnavailable(Exception):
     """The reason is shown on the page and in `/readyz`, e.g. `pingpong unreachable`."""
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """What the greeter said and which version said it (the mesh splits v1/v2 75/25)."""
+
+    text: str
+    version: str
 
 
 class Dependencies:
@@ -24,12 +33,14 @@ class Dependencies:
             raise DependencyUnavailable("pingpong answered without a pings count")
         return pings
 
-    async def greeting(self) -> str:
+    async def greeting(self) -> Greeting:
         body = await self._get_json("greeter", self._greeter_url)
-        greeting = body.get("greeting")
+        greeting, version = body.get("greeting"), body.get("version")
         if not isinstance(greeting, str):
             raise DependencyUnavailable("greeter answered without a greeting")
-        return greeting
+        if not isinstance(version, str):
+            raise DependencyUnavailable("greeter answered without its version")
+        return Greeting(greeting, version)
 
     async def pingpong_readiness(self) -> str | None:
         """Ready only when pingpong serves its count: the page is not worth routing to before."""

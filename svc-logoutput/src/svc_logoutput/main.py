@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from shared_runtime.cli import service_parser
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_logoutput.app import create_app
 from svc_logoutput.settings import LogOutputSettings
 
+SERVICE = "svc-logoutput"
+DESCRIPTION = (
+    "Logs a timestamped id every few seconds; its page adds a file, MESSAGE, pongs and a greeting."
+)
 
-def main() -> None:
+
+def main(argv: Sequence[str] | None = None) -> None:
+    service_parser(SERVICE, DESCRIPTION, LogOutputSettings).parse_args(argv)
     settings = LogOutputSettings()
-    configure_observability("svc-logoutput", settings)
+    configure_observability(SERVICE, settings)
     serve(create_app(settings), settings)

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import anyio
 
-from svc_logoutput.dependencies import Dependencies, DependencyUnavailable
+from svc_logoutput.dependencies import Dependencies, DependencyUnavailable, Greeting
 from svc_logoutput.heartbeat import Heartbeat
 
 T = TypeVar("T")
@@ -31,6 +31,13 @@ async def _or_reason(call: Awaitable[T]) -> T | str:
         return f"unavailable ({exc})"
 
 
+def _shown(greeting: Greeting | str) -> str:
+    """The version too, so a person reloading the page sees the mesh's split."""
+    if isinstance(greeting, Greeting):
+        return f"{greeting.text} (greeter {greeting.version})"
+    return greeting
+
+
 async def render(
     *, info_file: Path | None, message: str, heartbeat: Heartbeat, dependencies: Dependencies
 ) -> str:
@@ -45,6 +52,6 @@ async def render(
         f"env variable: MESSAGE={message}",
         heartbeat.line(),
         f"Ping / Pongs: {pings}",
-        f"greetings: {greeting}",
+        f"greetings: {_shown(greeting)}",
     ]
     return "\n".join(lines) + "\n"

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from shared_runtime.cli import service_parser
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_pingpong.app import create_app
 from svc_pingpong.settings import PingpongSettings
 
+SERVICE = "svc-pingpong"
+DESCRIPTION = (
+    "Answers GET /pingpong with `pong N`, N counted up in the database; GET /pings reads it."
+)
 
-def main() -> None:
+
+def main(argv: Sequence[str] | None = None) -> None:
+    service_parser(SERVICE, DESCRIPTION, PingpongSettings).parse_args(argv)
     settings = PingpongSettings()
-    configure_observability("svc-pingpong", settings)
+    configure_observability(SERVICE, settings)
     serve(create_app(settings), settings)

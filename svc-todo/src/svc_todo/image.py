@@ -8,6 +8,7 @@ background, and a failed fetch is not retried before `retry_after` has passed.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import os
 import tempfile
@@ -19,11 +20,25 @@ import httpx
 log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-PLACEHOLDER_SVG = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600" viewBox="0 0 1200 600">'
-    b'<rect width="1200" height="600" fill="#dfe6ee"/><text x="600" y="310" font-size="36" '
-    b'text-anchor="middle" fill="#5b6b7c" font-family="sans-serif">Image on its way</text></svg>'
-)
+FETCHING = "Fetching the first image…"
+
+
+def placeholder_svg(message: str) -> bytes:
+    """What stands in for the image until there is one: the same size, saying why."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600" viewBox="0 0 1200 600">'
+        '<rect width="1200" height="600" fill="#dfe6ee"/><text x="600" y="310" font-size="32" '
+        'text-anchor="middle" fill="#5b6b7c" font-family="sans-serif">'
+        f"{html.escape(message)}</text></svg>"
+    ).encode()
+
+
+def _every(seconds: float) -> str:
+    if seconds == 60:
+        return "every minute"
+    if seconds < 60:
+        return f"every {seconds:g} seconds"
+    return f"every {seconds / 60:g} minutes"
 
 
 class HourlyImage:
@@ -43,6 +58,7 @@ class HourlyImage:
         self._retry_after = retry_after_seconds
         self._client = client
         self._last_attempt = float("-inf")
+        self._failed = False  # the last attempt failed
         self._refreshing: asyncio.Task[None] | None = None
 
     def exists(self) -> bool:
@@ -54,6 +70,19 @@ class HourlyImage:
         except FileNotFoundError:
             return True
         return age >= self._refresh_seconds
+
+    def version(self) -> int:
+        """Changes whenever a new image is written, so pages can ask for it by a fresh URL."""
+        return self.path.stat().st_mtime_ns
+
+    def status(self) -> str | None:
+        """What a person reads instead of the image while there is none; None once there is."""
+        if self.exists():
+            return None
+        if not self._failed:
+            return FETCHING
+        retrying = _every(self._retry_after)
+        return f"No image yet: the image source is unavailable. Retrying {retrying}."
 
     def content_type(self) -> str:
         header = self.path.with_suffix(".type")
@@ -76,9 +105,11 @@ class HourlyImage:
             if len(response.content) > MAX_IMAGE_BYTES:
                 raise ValueError(f"image of {len(response.content)} bytes is too large")
         except (httpx.HTTPError, ValueError) as exc:
+            self._failed = True
             log.warning("image refresh failed; serving the previous one", extra={"error": str(exc)})
             return
         self._write_atomically(response.content, content_type)
+        self._failed = False
         log.info("image refreshed", extra={"bytes": len(response.content)})
 
     def _write_atomically(self, content: bytes, content_type: str) -> None:

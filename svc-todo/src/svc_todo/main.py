@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from shared_runtime.cli import service_parser
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_todo.app import create_app
 from svc_todo.settings import SERVICE, TodoSettings
 
+DESCRIPTION = "The todo service: REST API, HTML page with the hourly image, and the event outbox."
 
-def main() -> None:
+
+def main(argv: Sequence[str] | None = None) -> None:
+    service_parser(SERVICE, DESCRIPTION, TodoSettings).parse_args(argv)
     settings = TodoSettings()
     configure_observability(SERVICE, settings)
     app = create_app(settings)

@@ -16,10 +16,12 @@ from litestar.response import File, ServerSentEvent, ServerSentEventMessage, Tem
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from shared_contracts.todos import TEXT_MAX_CHARACTERS, TodoTextError
-from svc_todo.image import PLACEHOLDER_SVG, HourlyImage
+from svc_todo.image import FETCHING, HourlyImage, placeholder_svg
 from svc_todo.live import LiveUpdates
 from svc_todo.rejections import Rejected, record
 from svc_todo.service import TodoNotFound, TodoService
+
+WARN_BELOW_CHARACTERS_LEFT = 20  # the counter warns from 121 characters of 140 on
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -28,10 +30,21 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/")
-    async def index(self, todos: NamedDependency[TodoService]) -> Template:
-        return Template(
-            "index.html", context={"todos": await todos.list(), "limit": TEXT_MAX_CHARACTERS}
-        )
+    async def index(
+        self, todos: NamedDependency[TodoService], image: NamedDependency[HourlyImage]
+    ) -> Template:
+        context = {
+            "todos": await todos.list(),
+            "limit": TEXT_MAX_CHARACTERS,
+            "warn_below": WARN_BELOW_CHARACTERS_LEFT,
+            **_image_context(image),
+        }
+        return Template("index.html", context=context)
+
+    @get("/fragments/image")
+    async def image_fragment(self, image: NamedDependency[HourlyImage]) -> Template:
+        """Polled by the page while there is no image yet; each poll may start a retry."""
+        return Template("image.html", context=_image_context(image))
 
     @get("/fragments/todos")
     async def todo_list(self, todos: NamedDependency[TodoService]) -> Template:
@@ -83,9 +96,12 @@ class PageController(Controller):
     @get("/image")
     async def image(self, image: NamedDependency[HourlyImage]) -> Any:
         image.refresh_in_background()
-        if not image.exists():
+        status = image.status()
+        if status is not None:
             return Response(
-                PLACEHOLDER_SVG, media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+                placeholder_svg(status),
+                media_type="image/svg+xml",
+                headers={"Cache-Control": "no-store"},
             )
         return File(
             image.path,
@@ -93,3 +109,14 @@ class PageController(Controller):
             media_type=image.content_type(),
             headers={"Cache-Control": "public, max-age=60"},
         )
+
+
+def _image_context(image: HourlyImage) -> dict[str, Any]:
+    image.refresh_in_background()
+    status = image.status()
+    return {
+        "image_status": status,
+        "image_version": None if status else image.version(),
+        # Poll quickly while the first fetch runs, then at the pace of the retries.
+        "image_poll_seconds": 1 if status == FETCHING else 10,
+    }

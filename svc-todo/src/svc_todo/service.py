@@ -17,7 +17,7 @@ from opentelemetry import trace
 from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
-from shared_contracts.todos import Todo, TodoDeleted, validate_todo_text
+from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated, validate_todo_text
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.telemetry import current_traceparent
 from svc_todo.metrics import TODOS_CREATED
@@ -136,16 +136,18 @@ class TodoService:
                     TodoRow.updated_at: todo.updated_at,
                 }
             ).where(TodoRow.id == todo_id)
-            await self._record_event(TODO_UPDATED, todo.id, todo)
+            previous = TodoPrevious(**{k: getattr(current, k) for k in changes})
+            event = TodoUpdated(**todo.model_dump(), previous=previous)
+            await self._record_event(TODO_UPDATED, todo.id, event)
         self._on_commit()
         log.info("todo updated", extra={"todo_id": str(todo_id), "changed": sorted(changes)})
         return todo
 
     async def delete(self, todo_id: uuid.UUID) -> None:
         async with self._transaction("delete"):
-            await self.get(todo_id)
+            todo = await self.get(todo_id)
             await TodoRow.delete().where(TodoRow.id == todo_id)
-            await self._record_event(TODO_DELETED, todo_id, TodoDeleted(id=todo_id))
+            await self._record_event(TODO_DELETED, todo_id, TodoDeleted(id=todo_id, text=todo.text))
         self._on_commit()
         log.info("todo deleted", extra={"todo_id": str(todo_id)})
 

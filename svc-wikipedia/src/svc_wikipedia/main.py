@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared_runtime.cli import service_parser
 from shared_runtime.logging import configure_logging
 from svc_wikipedia.settings import WikipediaSettings
 
@@ -37,9 +38,10 @@ def _interval(text: str) -> Interval:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=SERVICE,
-        description="Suggest random Wikipedia articles to read. Without a command: serve.",
+    parser = service_parser(
+        SERVICE,
+        "Suggest random Wikipedia articles to read. Without a command: serve.",
+        WikipediaSettings,
     )
     commands = parser.add_subparsers(dest="command")
     fetch = commands.add_parser(

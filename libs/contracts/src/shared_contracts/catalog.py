@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from shared_contracts.todos import CreateTodo, Todo, TodoDeleted
+from shared_contracts.todos import CreateTodo, Todo, TodoDeleted, TodoUpdated
 from shared_contracts.wikipedia import WikipediaRequested
 
 
@@ -113,7 +113,11 @@ TODO_CREATED = Channel(
     "todos.events.created", "todo.created.v1", Todo, TODOS, "A todo was created."
 )
 TODO_UPDATED = Channel(
-    "todos.events.updated", "todo.updated.v1", Todo, TODOS, "A todo's text or done state changed."
+    "todos.events.updated",
+    "todo.updated.v1",
+    TodoUpdated,
+    TODOS,
+    "A todo's text or done state changed; `previous` holds what the change replaced.",
 )
 TODO_DELETED = Channel(
     "todos.events.deleted", "todo.deleted.v1", TodoDeleted, TODOS, "A todo was deleted."

@@ -49,12 +49,35 @@ class Todo(BaseModel):
     updated_at: datetime
 
 
+class TodoPrevious(BaseModel):
+    """The values an update replaced: a field is set only when the update changed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str | None = None
+    done: bool | None = None
+
+
+class TodoUpdated(Todo):
+    """Data of `todo.updated.v1`: the todo after the update and what it was before.
+
+    `previous` is optional so that events published before it existed still read; a consumer
+    then knows the new state but not what changed.
+    """
+
+    previous: TodoPrevious | None = None
+
+
 class TodoDeleted(BaseModel):
-    """Data of `todo.deleted.v1`."""
+    """Data of `todo.deleted.v1`: the id, and the text the todo had so consumers can name it.
+
+    `text` is optional so that events published before it existed still read.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: UUID
+    text: str | None = None
 
 
 class CreateTodo(BaseModel):

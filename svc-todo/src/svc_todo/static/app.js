@@ -1,18 +1,26 @@
-// The live character counter (the server enforces the same limit) and live updates by SSE.
+// The live character counter, which warns when few characters remain (the server enforces the
+// limit), and live updates by SSE.
 (() => {
   const form = document.getElementById("new-todo");
   const input = document.getElementById("todo-text");
   const counter = document.getElementById("counter");
   const error = document.getElementById("form-error");
   const button = document.getElementById("create");
+  const warning = document.getElementById("counter-warning");
   const limit = Number(form.dataset.limit);
+  const warnBelow = Number(form.dataset.warnBelow); // characters left when the warning starts
 
   const characters = () => [...input.value.trim()].length; // code points, like the server
   const update = () => {
     const count = characters();
-    const over = count > limit;
+    const left = limit - count;
+    const over = left < 0;
+    const near = !over && left < warnBelow;
     counter.textContent = `${count}/${limit}`;
+    counter.classList.toggle("near", near);
     counter.classList.toggle("over", over);
+    warning.textContent = near ? `${left} ${left === 1 ? "character" : "characters"} left` : "";
+    input.setAttribute("aria-invalid", String(over));
     button.disabled = over;
     error.textContent = over ? `Too long: at most ${limit} characters (${count} now).` : "";
   };
