@@ -112,7 +112,7 @@ async def test_each_event_says_what_happened_to_which_todo_in_every_format(
     caplog.set_level(logging.INFO)
     for channel, data, _ in TRANSITIONS.values():
         event = CloudEvent.new(channel.event_type, "/tests", data)
-        announcement = announcement_for(event.nats_headers(), event.data)
+        announcement = announcement_for(event)
         settings = settings_for(webhook_format, webhook_sink.url)
         assert await send(settings, announcement.text) == Sent()
 
