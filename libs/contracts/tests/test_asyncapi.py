@@ -1,0 +1,70 @@
+"""The AsyncAPI documents are generated from the contracts: valid AsyncAPI 3.0, every channel's
+payload the model's JSON schema, every message's CloudEvents headers described."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator
+
+from shared_contracts.asyncapi import document
+from shared_contracts.catalog import CHANNELS, CREATE_TODO, TODO_EVENTS, Channel
+
+SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "asyncapi" / "3.0.0.json"
+TODO_SERVICE = document(
+    "svc-todo", "0.1.0", sends=TODO_EVENTS, receives=(CREATE_TODO,), nats_url="nats://nats:4222"
+)
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    validator = Draft7Validator(json.loads(SCHEMA.read_text()))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(TODO_SERVICE)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.event_type)
+def test_each_payload_is_the_models_schema(channel: Channel) -> None:
+    doc = document("all", "1", receives=(channel,))
+    message = doc["components"]["messages"][channel.event_type]
+    schema = resolve(doc, message["payload"])
+    expected = channel.model.model_json_schema(ref_template="#/components/schemas/{model}")
+    expected.pop("$defs", None)
+    assert schema == expected
+    assert schema.get("type") == "object"
+
+
+def test_the_create_command_documents_its_text() -> None:
+    message = TODO_SERVICE["components"]["messages"]["todo.create.v1"]
+    payload = resolve(TODO_SERVICE, message["payload"])
+    assert payload["required"] == ["text"]
+    assert payload["properties"]["text"]["maxLength"] == 140
+
+
+@pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.event_type)
+def test_each_message_documents_the_cloudevents_headers(channel: Channel) -> None:
+    doc = document("all", "1", sends=(channel,))
+    headers = doc["components"]["messages"][channel.event_type]["headers"]
+    assert headers["properties"]["ce-type"] == {"const": channel.event_type}
+    assert set(headers["required"]) == {"ce-specversion", "ce-id", "ce-type", "ce-source"}
+    assert {"ce-time", "Content-Type", "Nats-Msg-Id", "traceparent"} <= set(headers["properties"])
+
+
+def test_operations_say_what_the_service_sends_and_receives() -> None:
+    actions = {name: op["action"] for name, op in TODO_SERVICE["operations"].items()}
+    assert actions == {
+        "send.todos.events.created": "send",
+        "send.todos.events.updated": "send",
+        "send.todos.events.deleted": "send",
+        "receive.todos.commands.create": "receive",
+    }
+    assert TODO_SERVICE["servers"] == {"nats": {"host": "nats:4222", "protocol": "nats"}}
+
+
+def resolve(doc: dict[str, Any], ref: dict[str, str]) -> dict[str, Any]:
+    node: Any = doc
+    for part in ref["$ref"].removeprefix("#/").split("/"):
+        node = node[part]
+    return dict(node)
