@@ -1,5 +1,6 @@
 """A webhook sink that is not the bottleneck: aiohttp in its own process, recording when each
-`Idempotency-Key` arrived. The benchmarks read the record over `GET /_received`.
+`Idempotency-Key` (and each generic-format message) arrived. The benchmarks read the record over
+`GET /_received`.
 
 Run alone: .venv/bin/python bench/sink.py PORT
 """
@@ -19,18 +20,23 @@ from benchkit import free_port, http_status
 
 
 def serve(port: int) -> None:
-    received: defaultdict[str, list[float]] = defaultdict(list)
+    by_key: defaultdict[str, list[float]] = defaultdict(list)
+    by_message: defaultdict[str, list[float]] = defaultdict(list)
 
     async def hook(request: web.Request) -> web.Response:
-        await request.read()
-        received[request.headers.get("Idempotency-Key", "")].append(time.time())
+        body = await request.json()
+        now = time.time()
+        by_key[request.headers.get("Idempotency-Key", "")].append(now)
+        by_message[str(body.get("message"))].append(now)
         return web.Response(text="ok")
 
-    async def report(_: web.Request) -> web.Response:
+    async def report(request: web.Request) -> web.Response:
+        received = by_message if request.query.get("by") == "message" else by_key
         return web.Response(text=json.dumps(received), content_type="application/json")
 
     async def forget(_: web.Request) -> web.Response:
-        received.clear()
+        by_key.clear()
+        by_message.clear()
         return web.Response(text="ok")
 
     app = web.Application()
@@ -53,9 +59,10 @@ class Sink:
                 raise TimeoutError("sink did not start")
             time.sleep(0.02)
 
-    def received(self) -> dict[str, list[float]]:
-        """Idempotency key -> arrival times (more than one: delivered more than once)."""
-        response = httpx.get(f"http://127.0.0.1:{self.port}/_received", timeout=30)
+    def received(self, by: str = "key") -> dict[str, list[float]]:
+        """Idempotency key (or chat message, `by="message"`) -> arrival times; more than one
+        means delivered more than once."""
+        response = httpx.get(f"http://127.0.0.1:{self.port}/_received?by={by}", timeout=30)
         return dict(response.json())
 
     def forget(self) -> None:
