@@ -53,6 +53,7 @@ def create_app(settings: BroadcasterSettings) -> Litestar:
     holder = holder_identity()
     spec = dataclasses.replace(BROADCASTER, durable=settings.broadcaster_durable)
     consumers: list[DurableConsumer] = []
+    handlers: list[Broadcast] = []
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -81,6 +82,7 @@ def create_app(settings: BroadcasterSettings) -> Litestar:
                 )
                 await consumer.start()
                 consumers.append(consumer)
+                handlers.append(handler)
 
             link = NatsLink(settings, SERVICE, bind)
             link.start()
@@ -92,6 +94,8 @@ def create_app(settings: BroadcasterSettings) -> Litestar:
                 monitor.cancel()
                 for consumer in consumers:
                     await consumer.stop(STOP_GRACE_SECONDS)
+                for handler in handlers:
+                    await handler.finish()
                 await link.close()
 
     async def watch_consumer_state() -> None:

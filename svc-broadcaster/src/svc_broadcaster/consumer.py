@@ -4,10 +4,16 @@ Everything else (pulling, acks, back-off, dead letters, shutdown) is the shared 
 `shared_runtime.delivery`. Every replica binds the same durable consumer, so JetStream hands each
 event to one replica at a time; the ledger covers the rest (redeliveries after a crash, a
 republished event): claim the event id, call the webhook, mark it sent.
+
+The "sent" mark is pipelined with the ack: the handler returns once the webhook answered and the
+mark goes out beside the ack instead of before it. While a mark is still on its way (retried
+through a NATS outage for up to the claim's lease), a redelivery of that event to this replica
+is recognised here and not sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from shared_runtime.delivery import Delivery, Reject, Retry
@@ -27,10 +33,17 @@ class Broadcast:
         self._ledger = ledger
         self._webhook = destination
         self._lease_seconds = lease_seconds
+        self._marking: dict[str, asyncio.Task[bool]] = {}
+
+    async def finish(self) -> None:
+        """At shutdown: let the "sent" marks on their way reach the ledger."""
+        await asyncio.gather(*self._marking.values())
 
     async def __call__(self, delivery: Delivery) -> str:
         announcement = announcement_for(delivery.event)
         event_id = delivery.event.id
+        if event_id in self._marking:
+            return "duplicate"  # sent by this replica a moment ago; its mark is on its way
         # Wait for the destination's rate limit before claiming, so the lease is not spent queueing.
         await self._webhook.wait_for_turn()
         verdict = await self._ledger.claim(event_id)
@@ -46,7 +59,11 @@ class Broadcast:
         assert isinstance(verdict, Claimed)
         outcome = await self._webhook.send(event_id, announcement.text)
         if isinstance(outcome, webhook.Sent):
-            await self._ledger.mark_sent(verdict.claim, give_up_after=self._lease_seconds)
+            mark = asyncio.create_task(
+                self._ledger.mark_sent(verdict.claim, give_up_after=self._lease_seconds)
+            )
+            self._marking[event_id] = mark
+            mark.add_done_callback(lambda _: self._marking.pop(event_id, None))
             log.info("event broadcast", extra={"event_id": event_id, "subject": delivery.subject})
             return "sent"
         await self._ledger.release(verdict.claim)
