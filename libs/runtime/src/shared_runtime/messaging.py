@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
-import stamina
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -48,6 +47,8 @@ async def connect(settings: NatsSettings, name: str) -> Client:
 
     async def on_reconnected() -> None:
         log.info("nats reconnected")
+
+    import stamina  # here, not at the top: a function's cold start stays without it
 
     async for attempt in stamina.retry_context(
         on=(OSError, TimeoutError, NatsError), attempts=None, timeout=None, wait_max=5.0
@@ -206,6 +207,8 @@ class NatsLink:
                 await self._client.drain()
 
     async def _open(self) -> None:
+        import stamina
+
         self._client = await connect(self._settings, self._name)
         async for attempt in stamina.retry_context(
             on=(NatsError, TimeoutError), attempts=None, timeout=None, wait_max=5.0
