@@ -67,15 +67,11 @@ async def publish(nats_url: str, count: int, per_second: float | None = None) ->
     return published
 
 
-def wait_for(sink: Sink, ids: set[str], timeout: float = 300) -> dict[str, list[float]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        received = sink.received()
-        if ids <= received.keys():
-            return received
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(ids - received.keys())} events not delivered")
-        time.sleep(0.2)
+def wait_for(sink: Sink, ids: set[str]) -> dict[str, list[float]]:
+    received = sink.wait_for(ids, timeout=300)
+    if missing := ids - received.keys():
+        raise TimeoutError(f"{len(missing)} events not delivered")
+    return received
 
 
 def rate(received: dict[str, list[float]], ids: set[str]) -> float:

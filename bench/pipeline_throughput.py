@@ -161,15 +161,6 @@ async def drop_database(name: str) -> None:
     await admin.close()
 
 
-def wait_delivered(sink: Sink, ids: set[str], timeout: float = 120) -> dict[str, list[float]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        received = sink.received()
-        if ids <= received.keys() or time.monotonic() > deadline:
-            return received
-        time.sleep(0.2)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--todos", type=int, default=3000)
@@ -244,7 +235,7 @@ def main() -> None:
                     else:
                         time.sleep(1.0)  # the raw consumer has no readiness endpoint
                     result = asyncio.run(run_round(api.port, server.url, sink, args.todos))
-                    received = wait_delivered(sink, set(result.events))
+                    received = sink.wait_for(set(result.events))
                     print(f"round {number + 1}")
                     figures[name].append(report(name, result, received))
                 finally:

@@ -65,6 +65,15 @@ class Sink:
         response = httpx.get(f"http://127.0.0.1:{self.port}/_received?by={by}", timeout=30)
         return dict(response.json())
 
+    def wait_for(self, keys: set[str], timeout: float = 120) -> dict[str, list[float]]:
+        """What arrived once every key in `keys` did, or when `timeout` passed (some missing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            received = self.received()
+            if keys <= received.keys() or time.monotonic() > deadline:
+                return received
+            time.sleep(0.2)
+
     def forget(self) -> None:
         httpx.delete(f"http://127.0.0.1:{self.port}/_received", timeout=30)
 
