@@ -134,7 +134,8 @@ def main() -> None:
         print(f"  ratio        {broadcaster / baseline:8.2f}  (aim >= 0.9)")
 
         consumer = Launched(
-            [str(VENV_BIN / "svc-broadcaster")], {**env, "BROADCASTER_DURABLE": "latency"}
+            [str(VENV_BIN / "svc-broadcaster")],
+            {**env, "BROADCASTER_DURABLE": "latency", "BROADCASTER_START_AT": "new"},
         )
         try:
             consumer.seconds_until_ok("/readyz")
