@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from manifest_checks import metrics, nats_config, policy, render, schemas
+from manifest_checks import gitops, metrics, nats_config, policy, render, schemas
 from manifest_checks.tools import MissingTool
 
 
@@ -60,6 +60,10 @@ def run_all() -> int:
             partial(schemas.core_problems, manifests),
         )
         report.check(f"CRD schemas {name}", partial(schemas.custom_resource_problems, manifests))
+    report.check(
+        "argocd: each Application's kinds, destinations and sync options against its AppProject",
+        partial(gitops.application_problems, rendered),
+    )
     for name in render.DEPLOYABLE:
         manifests = rendered.get(name, [])
         for check_name, check in policy.CHECKS.items():
