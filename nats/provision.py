@@ -1,9 +1,10 @@
 """Declare the JetStream streams, consumers and bucket for `docker compose up`, as NACK does in
 Kubernetes, so every service binds as its own least-privilege user (DECLARE_STREAMS=false).
 
-Reads the NACK manifests (nats/jetstream/*.yaml) so compose and Kubernetes cannot disagree, on one
-node (replicas 1); adds the WIKIPEDIA stream and the `wikipedia` consumer from the catalog, which
-Knative's channel owns in Kubernetes. Idempotent: run again, it updates what exists. Runs as the
+Reads the NACK manifests (nats/jetstream/*.yaml) so compose and Kubernetes cannot disagree; adds
+the WIKIPEDIA stream and the `wikipedia` consumer from the catalog, which Knative's channel owns
+in Kubernetes. One replica each (one node) unless `replicas=None`, which keeps the manifests' own
+(R3 on the Kubernetes cluster). Idempotent: run again, it updates what exists. Runs as the
 `provisioner` user in any service image (nats-py, PyYAML and the shared libraries are there):
 
     NATS_URL=nats://nats:4222 NATS_USER=provisioner NATS_PASSWORD=... \
@@ -16,6 +17,7 @@ import asyncio
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,7 @@ def load_manifests(directory: Path) -> list[dict[str, Any]]:
     return documents
 
 
-def stream_config(spec: dict[str, Any]) -> StreamConfig:
+def stream_config(spec: dict[str, Any], replicas: int | None = 1) -> StreamConfig:
     return StreamConfig(
         name=spec["name"],
         description=spec.get("description"),
@@ -64,11 +66,11 @@ def stream_config(spec: dict[str, Any]) -> StreamConfig:
         discard=DiscardPolicy(spec.get("discard", "old")),
         max_age=seconds(spec.get("maxAge", "0s")),
         duplicate_window=seconds(spec.get("duplicateWindow", "2m")),
-        num_replicas=1,
+        num_replicas=replicas or spec.get("replicas", 1),
     )
 
 
-def nack_consumer_config(spec: dict[str, Any]) -> ConsumerConfig:
+def nack_consumer_config(spec: dict[str, Any], replicas: int | None = 1) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=spec["durableName"],
         description=spec.get("description"),
@@ -78,6 +80,7 @@ def nack_consumer_config(spec: dict[str, Any]) -> ConsumerConfig:
         ack_wait=seconds(spec["ackWait"]),
         max_deliver=spec["maxDeliver"],
         max_ack_pending=spec["maxAckPending"],
+        num_replicas=replicas or spec.get("replicas", 1),
     )
 
 
@@ -88,20 +91,24 @@ async def put_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
-async def provision(js: JetStreamContext, manifests: list[dict[str, Any]]) -> list[str]:
+async def provision(
+    js: JetStreamContext, manifests: list[dict[str, Any]], replicas: int | None = 1
+) -> list[str]:
     """Streams first, then what lives in them; returns what was declared, for the log."""
     declared: list[str] = []
     for manifest in (m for m in manifests if m["kind"] == "Stream"):
-        await put_stream(js, stream_config(manifest["spec"]))
+        await put_stream(js, stream_config(manifest["spec"], replicas))
         declared.append(f"stream {manifest['spec']['name']}")
-    await put_stream(js, catalog_stream(WIKIPEDIA))
+    await put_stream(js, catalog_stream(WIKIPEDIA, replicas=replicas or 3))
     declared.append(f"stream {WIKIPEDIA.name}")
     consumers = [
-        (m["spec"]["streamName"], nack_consumer_config(m["spec"]))
+        (m["spec"]["streamName"], nack_consumer_config(m["spec"], replicas))
         for m in manifests
         if m["kind"] == "Consumer"
     ]
-    wikipedia = consumer_config(WIKIPEDIA_CONSUMER, ConsumerOptions())
+    wikipedia = replace(
+        consumer_config(WIKIPEDIA_CONSUMER, ConsumerOptions()), num_replicas=replicas or 3
+    )
     for stream, config in [*consumers, (WIKIPEDIA.name, wikipedia)]:
         await js.add_consumer(stream, config)  # creates, or updates the mutable settings
         declared.append(f"consumer {stream}/{config.durable_name}")
@@ -114,6 +121,7 @@ async def provision(js: JetStreamContext, manifests: list[dict[str, Any]]) -> li
                 history=spec.get("history", 1),
                 ttl=seconds(spec.get("ttl", "0s")),
                 storage=StorageType(spec.get("storage", "file")),
+                replicas=replicas or spec.get("replicas", 1),
             )
         )
         declared.append(f"bucket {spec['bucket']}")

@@ -1,9 +1,13 @@
-"""The real nats-server with nats/single.conf (the users and permissions of every environment):
-each service user can do what its service does, and is refused what it has no business doing.
+"""The real nats-server with the users and permissions of every environment, in both topologies:
+nats/single.conf (compose, a laptop) and the three routed nodes of nats/cluster.conf (Kubernetes)
+on loopback. Each service user can do what its service does, and is refused what it has no
+business doing.
 
 Streams, consumers and the bucket are made from the NACK manifests in nats/jetstream/ by the
-`provisioner` user, as the NACK controller does in Kubernetes, so the test also proves that the
-names in those manifests are the ones the permissions grant.
+`provisioner` user, as the NACK controller does in Kubernetes (at the manifests' R3 on the
+cluster), so the test also proves that the names in those manifests are the ones the permissions
+grant. Last, the cluster loses two of its three nodes: the probes the StatefulSet declares keep
+the survivor in the Service while JetStream has no quorum.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import nats
 import pytest
-from manifest_checks import nats_config
+from manifest_checks import nats_config, render
 from nats.aio.client import Client
 from nats.js.api import (
     AckPolicy,
@@ -29,7 +34,10 @@ from nats.js.api import (
 )
 
 from shared_testkit.nats_server import NatsServer
-from shared_testkit.polling import eventually
+from shared_testkit.polling import eventually, wait_until
+from shared_testkit.ports import free_port
+
+TOPOLOGIES = ("single", "cluster")
 
 
 def _load_provisioning() -> ModuleType:
@@ -67,8 +75,20 @@ class Connection:
 
 @dataclass
 class Cluster:
-    server: NatsServer
+    """One node or three, with a fresh random password per user."""
+
+    topology: str
+    servers: list[NatsServer]
     passwords: dict[str, str]
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    @property
+    def replicas(self) -> int | None:
+        """What provisioning asks for: one copy on one node, the manifests' own on the cluster."""
+        return 1 if self.topology == "single" else None
 
     async def connect(self, user: str) -> Connection:
         connection = Connection(client=Client())
@@ -77,7 +97,7 @@ class Cluster:
             connection.violations.append(str(error))
 
         connection.client = await nats.connect(
-            self.server.url,
+            servers=self.urls,
             user=user,
             password=self.passwords[user],
             error_cb=on_error,
@@ -85,32 +105,70 @@ class Cluster:
         )
         return connection
 
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop(kill=True)
 
-@pytest.fixture(scope="module")
-def nats_with_users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """nats-server started with nats/single.conf and a fresh random password per user."""
+
+def _monitor(server: NatsServer, path: str) -> int:
+    return httpx.get(f"http://127.0.0.1:{server.monitor_port}{path}", timeout=1).status_code
+
+
+def start(topology: str, directory: Path) -> Cluster:
+    """nats-server from the wheel with single.conf, or three with cluster.conf on loopback;
+    returns once JetStream is healthy on every node (a meta leader is elected)."""
     # Prefixed: the config parser reads a value that is all digits or starts with "-" otherwise.
     passwords = {user: f"pw-{secrets.token_hex(12)}" for user in nats_config.password_variables()}
-    store = tmp_path_factory.mktemp("nats") / "jetstream"
+    if topology == "single":
+        configs = [nats_config.NATS_DIR / "single.conf"]
+    else:
+        configs = nats_config.loopback_cluster(directory, [free_port() for _ in range(3)])
+    servers: list[NatsServer] = []
     with pytest.MonkeyPatch.context() as environment:
         for user, variable in nats_config.password_variables().items():
             environment.setenv(variable, passwords[user])
-        server = NatsServer(store, config_file=nats_config.NATS_DIR / "single.conf")
-        server.start()
+        for node, config in enumerate(configs):
+            environment.setenv("POD_NAME", f"nats-{node}")
+            (directory / f"nats-{node}").mkdir()
+            servers.append(NatsServer(directory / f"nats-{node}" / "jetstream", config_file=config))
+            servers[-1].start()
+    cluster = Cluster(topology, servers, passwords)
     try:
-        yield Cluster(server, passwords)
+        wait_until(
+            lambda: all(_monitor(s, "/healthz") == 200 for s in servers),
+            timeout=30,
+            message=f"JetStream healthy on every {topology} node",
+        )
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def nats_with_users(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = start(request.param, tmp_path_factory.mktemp(f"nats-{request.param}"))
+    try:
+        yield cluster
     finally:
-        server.stop(kill=True)
+        cluster.stop()
+
+
+async def provision(cluster: Cluster) -> None:
+    provisioner = await cluster.connect("provisioner")
+    await provisioning.provision(
+        provisioner.client.jetstream(),
+        provisioning.load_manifests(nats_config.NATS_DIR / "jetstream"),
+        replicas=cluster.replicas,
+    )
+    await provisioner.client.close()
 
 
 @pytest.fixture(scope="module")
 async def cluster(nats_with_users: Cluster) -> Cluster:
-    provisioner = await nats_with_users.connect("provisioner")
-    await provisioning.provision(
-        provisioner.client.jetstream(),
-        provisioning.load_manifests(nats_config.NATS_DIR / "jetstream"),
-    )
-    await provisioner.client.close()
+    await provision(nats_with_users)
     return nats_with_users
 
 
@@ -232,6 +290,14 @@ async def test_operator_and_provisioner_stay_in_their_lanes(cluster: Cluster) ->
     assert await provisioner.refused("publish", "todos.events.created")
     await provisioner.client.subscribe("todos.events.>")
     assert await provisioner.refused("subscription", "todos.events.>")
+    for reads_data in (
+        "$JS.API.STREAM.MSG.GET.TODOS",
+        "$JS.API.DIRECT.GET.TODOS",
+        "$JS.API.CONSUMER.MSG.NEXT.TODOS.broadcaster",
+        "$JS.API.STREAM.PURGE.TODOS",
+    ):
+        await provisioner.client.publish(reads_data, b"{}")
+        assert await provisioner.refused("publish", reads_data)
     await operator.client.close()
     await provisioner.client.close()
 
@@ -240,7 +306,7 @@ async def test_a_wrong_password_is_turned_away(cluster: Cluster) -> None:
     with pytest.raises(nats.errors.Error):
         await asyncio.wait_for(
             nats.connect(
-                cluster.server.url,
+                cluster.urls[0],
                 user="todo",
                 password="not-the-password",
                 allow_reconnect=False,
@@ -256,3 +322,72 @@ def test_no_password_is_in_git() -> None:
         f"${v}" for v in nats_config.password_variables().values()
     ]
     assert not Path(nats_config.NATS_DIR / ".data").exists()
+
+
+async def test_streams_consumers_and_bucket_have_the_declared_replicas(cluster: Cluster) -> None:
+    """On the cluster every NACK resource is at its manifest's R3, with both followers current."""
+    operator = await cluster.connect("provisioner")
+    js = operator.client.jetstream()
+    manifests = provisioning.load_manifests(nats_config.NATS_DIR / "jetstream")
+    declared: dict[tuple[str, str | None], int] = {}
+    for manifest in manifests:
+        spec = manifest["spec"]
+        if manifest["kind"] == "Stream":
+            declared[(spec["name"], None)] = spec["replicas"]
+        elif manifest["kind"] == "Consumer":
+            declared[(spec["streamName"], spec["durableName"])] = spec["replicas"]
+        elif manifest["kind"] == "KeyValue":
+            declared[(f"KV_{spec['bucket']}", None)] = spec["replicas"]
+    assert declared, "nats/jetstream declares nothing"
+
+    async def replicated() -> bool:
+        for (stream, consumer), replicas in declared.items():
+            info = await (
+                js.stream_info(stream) if consumer is None else js.consumer_info(stream, consumer)
+            )
+            wanted = replicas if cluster.topology == "cluster" else 1
+            peers = (info.cluster.replicas or []) if info.cluster else []
+            if len(peers) + 1 != wanted or not all(p.current for p in peers):
+                return False
+        return True
+
+    await eventually(replicated, timeout=15, message="every resource replicated as declared")
+    await operator.client.close()
+
+
+def _probe_paths() -> dict[str, str]:
+    """The NATS container's probes as the staging overlay renders them."""
+    [statefulset] = [
+        m
+        for m in render.build(render.REPO / "k8s" / "overlays" / "staging")
+        if m["kind"] == "StatefulSet" and m["metadata"]["name"] == "nats"
+    ]
+    [container] = [
+        c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "nats"
+    ]
+    return {
+        probe: container[probe]["httpGet"]["path"]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+
+
+async def test_a_node_without_quorum_stays_ready_and_alive(tmp_path: Path) -> None:
+    """Two of three nodes gone: JetStream has no quorum, yet the survivor still serves core NATS,
+    so readiness must keep it in the Service and liveness must not restart it; the startup probe
+    is the one that waits for JetStream to be current."""
+    probes = _probe_paths()
+    cluster = start("cluster", tmp_path)
+    try:
+        await provision(cluster)
+        survivor, *others = cluster.servers
+        for server in others:
+            server.stop(kill=True)
+        wait_until(
+            lambda: _monitor(survivor, probes["startupProbe"]) != 200,
+            timeout=30,
+            message="the survivor reports JetStream without quorum on the startup path",
+        )
+        assert _monitor(survivor, probes["readinessProbe"]) == 200
+        assert _monitor(survivor, probes["livenessProbe"]) == 200
+    finally:
+        cluster.stop()
