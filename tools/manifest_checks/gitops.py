@@ -52,7 +52,9 @@ def _destination_allowed(project: Manifest, destination: Mapping[str, Any]) -> b
     return False
 
 
-def kind_problems(project: Manifest, application: Manifest, manifests: Iterable[Manifest]) -> list[str]:
+def kind_problems(
+    project: Manifest, application: Manifest, manifests: Iterable[Manifest]
+) -> list[str]:
     """Every object `application` renders is of a kind `project` allows, and lands in a namespace
     the project lets the application deploy to."""
     spec = project["spec"]
@@ -93,7 +95,9 @@ def application_problems(rendered: Mapping[str, list[Manifest]]) -> list[str]:
         if source["repoURL"] not in project["spec"].get("sourceRepos", []):
             problems.append(f"{name_of(application)}: repository {source['repoURL']} not allowed")
         if not _destination_allowed(project, spec["destination"]):
-            problems.append(f"{name_of(application)}: destination {spec['destination']} not allowed")
+            problems.append(
+                f"{name_of(application)}: destination {spec['destination']} not allowed"
+            )
         manifests = rendered.get(source["path"])
         if manifests is None:
             problems.append(f"{name_of(application)}: path {source['path']} is not a kustomization")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from manifest_checks.render import REPO
@@ -43,38 +44,29 @@ def config_problems(config: Path, environment: dict[str, str] | None = None) -> 
     return [f"{config.relative_to(REPO)}: {(result.stderr or result.stdout).strip()}"]
 
 
-_LOOPBACK_REWRITES = (
-    (re.compile(r"pid_file: /tmp/nats\.pid"), "pid_file: {directory}/{name}.pid"),
-    (re.compile(r"store_dir: /data/jetstream"), "# store_dir: on the command line"),
-    (re.compile(r"listen: 0\.0\.0\.0:6222"), "listen: 127.0.0.1:{cluster_port}"),
-    (re.compile(r"nats://nats-(\d+)\.nats-headless:6222"), "{route}"),
-)
-
-
 def loopback_cluster(directory: Path, cluster_ports: list[int]) -> list[Path]:
-    """cluster.conf for each node on 127.0.0.1: only the cluster port, the routes, the pid file
-    and the store change (client and monitor ports and the store are given on the command line). Everything else, the
-    users and permissions included, is the file Kubernetes runs; a rewrite that no longer
-    applies fails rather than testing something else."""
+    """cluster.conf for each node on 127.0.0.1. Only the cluster port, the routes, the pid file
+    and the store change (client and monitor ports and the store go on the command line);
+    everything else, users and permissions included, is the file Kubernetes runs. A rewrite
+    that no longer applies fails rather than quietly testing something else."""
     text = (NATS_DIR / "cluster.conf").read_text()
     (directory / "accounts.conf").write_text((NATS_DIR / "accounts.conf").read_text())
     configs = []
     for node, port in enumerate(cluster_ports):
+        rewrites: list[tuple[str, Callable[[re.Match[str]], str]]] = [
+            (r"pid_file: /tmp/nats\.pid", lambda _, n=node: f"pid_file: {directory}/nats-{n}.pid"),
+            (r"store_dir: /data/jetstream", lambda _: "# store_dir: on the command line"),
+            (r"listen: 0\.0\.0\.0:6222", lambda _, p=port: f"listen: 127.0.0.1:{p}"),
+            (
+                r"nats://nats-(\d+)\.nats-headless:6222",
+                lambda route: f"nats://127.0.0.1:{cluster_ports[int(route[1])]}",
+            ),
+        ]
         config = text
-        for pattern, replacement in _LOOPBACK_REWRITES:
-
-            def substitute(found: re.Match[str], replacement: str = replacement) -> str:
-                route = found.group(1) if found.groups() else "0"
-                return replacement.format(
-                    directory=directory,
-                    name=f"nats-{node}",
-                    cluster_port=port,
-                    route=f"nats://127.0.0.1:{cluster_ports[int(route)]}",
-                )
-
-            config, count = pattern.subn(substitute, config)
+        for pattern, replacement in rewrites:
+            config, count = re.subn(pattern, replacement, config)
             if count == 0:
-                raise ValueError(f"cluster.conf no longer contains {pattern.pattern!r}")
+                raise ValueError(f"cluster.conf no longer contains {pattern!r}")
         path = directory / f"nats-{node}.conf"
         path.write_text(config)
         configs.append(path)

@@ -1,4 +1,8 @@
-"""Wires log output: the heartbeat task, one HTTP client for both dependencies, readiness."""
+"""Wires log output: the heartbeat task and one HTTP client for both dependencies.
+
+Both dependencies are soft: the page names the one that is down and still answers, so readiness
+checks neither. In particular it never calls svc-pingpong, a scale-to-zero function that a probe
+every few seconds would keep awake forever."""
 
 from __future__ import annotations
 
@@ -48,7 +52,6 @@ def create_app(settings: LogOutputSettings) -> Litestar:
     return service_app(
         service="svc-logoutput",
         route_handlers=[page],
-        readiness=[dependencies.pingpong_readiness],
         dependencies={
             "settings": _provide(settings),
             "heartbeat": _provide(heartbeat),

@@ -42,14 +42,6 @@ class Dependencies:
             raise DependencyUnavailable("greeter answered without its version")
         return Greeting(greeting, version)
 
-    async def pingpong_readiness(self) -> str | None:
-        """Ready only when pingpong serves its count: the page is not worth routing to before."""
-        try:
-            await self.pings()
-        except DependencyUnavailable as exc:
-            return str(exc)
-        return None
-
     async def _get_json(self, name: str, url: str) -> dict[str, Any]:
         try:
             response = await self._client.get(url)
