@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from manifest_checks import gitops, metrics, nats_config, policy, render, schemas
+from manifest_checks import gitops, metrics, nats_config, policy, promtests, render, schemas
 from manifest_checks.tools import MissingTool
 
 
@@ -71,6 +71,14 @@ def run_all() -> int:
     for name, manifests in rendered.items():
         if any(metrics.queries(manifests)):
             report.check(f"promtool {name}", partial(metrics.promtool_problems, manifests))
+            report.check(
+                f"latency queries leave out streaming routes {name}",
+                partial(promtests.streaming_problems, manifests),
+            )
+    report.check(
+        f"promtool test rules {_relative(promtests.RULE_TESTS)} (k8s/overlays/production)",
+        partial(promtests.rule_test_problems, rendered.get("k8s/overlays/production", [])),
+    )
     for config in nats_config.CONFIGS:
         report.check(
             f"nats-server -t {_relative(config)}", partial(nats_config.config_problems, config)
