@@ -60,6 +60,8 @@ BROKEN_FINDINGS = {
         "VirtualService/broken/leaky route rewritten: {'uri': {'prefix': '/ops/'}} reaches "
         "internal path /healthz",
     ],
+    "statefulsets": ["StatefulSet/broken/database: serviceName database is not headless"],
+    "namespaces": ["Namespace/-/broken: pod-security.kubernetes.io/enforce is not restricted"],
 }
 
 

@@ -52,7 +52,7 @@ def pod_templates(manifests: Iterable[Manifest]) -> Iterator[PodTemplate]:
         elif kind == "Service" and str(m.get("apiVersion", "")).startswith("serving.knative.dev"):
             template = spec["template"]
             yield PodTemplate(
-                m, template.get("metadata", {}).get("labels", {}), template["spec"], False
+                m, template.get("metadata", {}).get("labels", {}), template["spec"], True
             )
 
 
@@ -400,6 +400,39 @@ def public_route_problems(manifests: Iterable[Manifest]) -> list[str]:
     return problems
 
 
+def statefulset_problems(manifests: Iterable[Manifest]) -> list[str]:
+    """Every StatefulSet's `serviceName` is a headless Service of its namespace that selects its
+    pods: the stable per-pod DNS names (postgres-0, nats-0…) come from that Service only."""
+    manifests = list(manifests)
+    services = {(namespace_of(s), s["metadata"]["name"]): s for s in of_kind(manifests, "Service")}
+    problems = []
+    for statefulset in of_kind(manifests, "StatefulSet"):
+        name = statefulset["spec"].get("serviceName")
+        service = services.get((namespace_of(statefulset), name))
+        labels = statefulset["spec"]["template"]["metadata"].get("labels", {})
+        if service is None:
+            problems.append(f"{name_of(statefulset)}: serviceName {name} is not a Service")
+        elif service["spec"].get("clusterIP") != "None":
+            problems.append(f"{name_of(statefulset)}: serviceName {name} is not headless")
+        elif not _selects(service["spec"].get("selector", {}), labels):
+            problems.append(f"{name_of(statefulset)}: Service {name} does not select its pods")
+    return problems
+
+
+POD_SECURITY_LEVEL = "restricted"
+
+
+def namespace_problems(manifests: Iterable[Manifest]) -> list[str]:
+    """Every namespace an environment creates enforces the restricted Pod Security Standard, so
+    the API server itself refuses a pod that drifts from the container rules above."""
+    label = "pod-security.kubernetes.io/enforce"
+    return [
+        f"{name_of(namespace)}: {label} is not {POD_SECURITY_LEVEL}"
+        for namespace in of_kind(manifests, "Namespace")
+        if namespace["metadata"].get("labels", {}).get(label) != POD_SECURITY_LEVEL
+    ]
+
+
 Check = Callable[[Iterable[Manifest]], list[str]]
 
 CHECKS: dict[str, Check] = {
@@ -411,5 +444,7 @@ CHECKS: dict[str, Check] = {
     "greeter-split": greeter_split_problems,
     "subsets": subset_problems,
     "public-routes": public_route_problems,
+    "statefulsets": statefulset_problems,
+    "namespaces": namespace_problems,
 }
 """Every policy check by name: all of them hold for each deployable rendering."""
