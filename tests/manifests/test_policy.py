@@ -62,6 +62,7 @@ BROKEN_FINDINGS = {
     ],
     "statefulsets": ["StatefulSet/broken/database: serviceName database is not headless"],
     "namespaces": ["Namespace/-/broken: pod-security.kubernetes.io/enforce is not restricted"],
+    "podmonitors": ["PodMonitor/broken/unscraped: StatefulSet/broken/database has no port metrics"],
 }
 
 

@@ -419,6 +419,61 @@ def statefulset_problems(manifests: Iterable[Manifest]) -> list[str]:
     return problems
 
 
+KNATIVE_USER_PORT = "user-port"
+"""The name Knative gives the user container's port, whatever the manifest calls it."""
+
+
+def _port_names(template: PodTemplate) -> set[str]:
+    if template.owner.get("kind") == "Service":
+        return {KNATIVE_USER_PORT}
+    return {
+        str(port.get("name"))
+        for container in template.spec.get("containers", [])
+        for port in container.get("ports", [])
+    }
+
+
+def _selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not _selects(selector.get("matchLabels", {}), labels):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        value, operator = labels.get(expression["key"]), expression["operator"]
+        holds = {
+            "In": value in expression.get("values", []),
+            "NotIn": value not in expression.get("values", []),
+            "Exists": value is not None,
+            "DoesNotExist": value is None,
+        }
+        if not holds[operator]:
+            return False
+    return True
+
+
+def podmonitor_problems(manifests: Iterable[Manifest]) -> list[str]:
+    """Every PodMonitor scrapes something: it selects pods of its namespace, and each of them
+    has the named port it scrapes (a NATS without its exporter, say, would go unmonitored)."""
+    manifests = list(manifests)
+    templates = list(pod_templates(manifests))
+    problems = []
+    for monitor in of_kind(manifests, "PodMonitor"):
+        selected = [
+            t
+            for t in templates
+            if t.namespace == namespace_of(monitor)
+            and _selector_matches(monitor["spec"]["selector"], t.labels)
+        ]
+        if not selected:
+            problems.append(f"{name_of(monitor)}: selects no pod")
+        for endpoint in monitor["spec"].get("podMetricsEndpoints", []):
+            for template in selected:
+                if endpoint.get("port") not in _port_names(template):
+                    problems.append(
+                        f"{name_of(monitor)}: {name_of(template.owner)} has no port "
+                        f"{endpoint.get('port')}"
+                    )
+    return problems
+
+
 POD_SECURITY_LEVEL = "restricted"
 
 
@@ -446,5 +501,6 @@ CHECKS: dict[str, Check] = {
     "public-routes": public_route_problems,
     "statefulsets": statefulset_problems,
     "namespaces": namespace_problems,
+    "podmonitors": podmonitor_problems,
 }
 """Every policy check by name: all of them hold for each deployable rendering."""
