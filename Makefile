@@ -20,6 +20,7 @@ $(BIN)/.installed: $(INSTALL_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt network-config-analyzer
 	@touch $@
 
 venv: $(BIN)/.installed ## Create or update the development environment in .venv/

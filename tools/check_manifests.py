@@ -17,7 +17,16 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from manifest_checks import gitops, metrics, nats_config, policy, promtests, render, schemas
+from manifest_checks import (
+    connectivity,
+    gitops,
+    metrics,
+    nats_config,
+    policy,
+    promtests,
+    render,
+    schemas,
+)
 from manifest_checks.tools import MissingTool
 
 
@@ -68,6 +77,11 @@ def run_all() -> int:
         manifests = rendered.get(name, [])
         for check_name, check in policy.CHECKS.items():
             report.check(f"policy {check_name} {name}", partial(check, manifests))
+    for name in render.ENVIRONMENTS:
+        report.check(
+            f"connectivity (network-config-analyzer: NetworkPolicies and mesh) {name}",
+            partial(connectivity.connectivity_problems, rendered.get(name, [])),
+        )
     for name, manifests in rendered.items():
         if any(metrics.queries(manifests)):
             report.check(f"promtool {name}", partial(metrics.promtool_problems, manifests))

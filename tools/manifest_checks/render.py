@@ -28,6 +28,8 @@ DEPLOYABLE = (
     "svc-dummysite/manifests",
 )
 """What is applied to a cluster as a whole: the policy holds for each of these renderings."""
+ENVIRONMENTS = ("k8s/overlays/staging", "k8s/overlays/production")
+"""The environments ArgoCD deploys: each a namespace of its own, in the mesh."""
 
 Manifest = dict[str, Any]
 
