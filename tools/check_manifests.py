@@ -26,6 +26,7 @@ from manifest_checks import (
     promtests,
     render,
     schemas,
+    workflows,
 )
 from manifest_checks.tools import MissingTool
 
@@ -97,9 +98,14 @@ def run_all() -> int:
         report.check(
             f"nats-server -t {_relative(config)}", partial(nats_config.config_problems, config)
         )
-    workflows = sorted((render.REPO / ".github" / "workflows").glob("*.y*ml"))
+    workflow_files = sorted((render.REPO / ".github" / "workflows").glob("*.y*ml"))
     report.check(
-        "check-jsonschema vendor.github-workflows", partial(schemas.workflow_problems, workflows)
+        "check-jsonschema vendor.github-workflows",
+        partial(schemas.workflow_problems, workflow_files),
+    )
+    report.check(
+        "release order: no promotion before the commit's images and staging's validation",
+        workflows.release_order_problems,
     )
     print(f"\n{report.failed} check(s) failed" if report.failed else "\nall manifest checks passed")
     return 1 if report.failed else 0
