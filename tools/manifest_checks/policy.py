@@ -14,6 +14,9 @@ INTERNAL_PATHS = ("/metrics", "/healthz", "/readyz", "/schema", "/asyncapi.json"
 """Operational endpoints every service serves (shared_runtime.web) and svc-todo's API documents:
 reachable inside the cluster only."""
 
+RUN_TO_COMPLETION = ("Job",)
+"""Kinds whose containers do a task and exit: nothing routes to them, so no probes."""
+
 GREETER_HOST = "svc-greeter"
 GREETER_WEIGHTS = {"v1": 75, "v2": 25}
 
@@ -66,7 +69,7 @@ def _container_problems(template: PodTemplate) -> Iterator[str]:
     for container in [*template.spec.get("containers", []), *init]:
         where = f"{name_of(template.owner)} container {container.get('name')}"
         serving = container in template.spec.get("containers", [])
-        if serving:
+        if serving and template.owner.get("kind") not in RUN_TO_COMPLETION:
             wanted = ["readinessProbe", "livenessProbe"]
             if template.needs_startup_probe:
                 wanted.append("startupProbe")
