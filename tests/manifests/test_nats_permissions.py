@@ -157,12 +157,21 @@ def nats_with_users(
 
 
 async def provision(cluster: Cluster) -> None:
+    """As NACK does; returns once every stream has a leader that every node routes to."""
     provisioner = await cluster.connect("provisioner")
-    await provisioning.provision(
-        provisioner.client.jetstream(),
+    js = provisioner.client.jetstream()
+    declared = await provisioning.provision(
+        js,
         provisioning.load_manifests(nats_config.NATS_DIR / "jetstream"),
         replicas=cluster.replicas,
     )
+    streams = [item.split()[1] for item in declared if item.startswith("stream ")]
+
+    async def led() -> bool:
+        infos = [await js.stream_info(name) for name in streams]
+        return all(info.cluster is None or info.cluster.leader for info in infos)
+
+    await eventually(led, timeout=15, message="every stream has a leader")
     await provisioner.client.close()
 
 
@@ -261,7 +270,16 @@ async def test_knative_owns_only_its_channel_streams(cluster: Cluster) -> None:
     js = knative.client.jetstream()
     channel_subject = "todo-staging.wikipedia-dead-letters._knative"
     await js.add_stream(StreamConfig(name="WIKIPEDIA_DEAD_LETTERS", subjects=[channel_subject]))
-    assert (await js.publish(channel_subject, b"undeliverable")).stream == "WIKIPEDIA_DEAD_LETTERS"
+
+    async def stored() -> bool:
+        """On the cluster the new stream's interest reaches every node a moment later."""
+        try:
+            ack = await js.publish(channel_subject, b"undeliverable", timeout=1)
+        except nats.errors.NoRespondersError:
+            return False
+        return ack.stream == "WIKIPEDIA_DEAD_LETTERS"
+
+    assert await eventually(stored, timeout=10, message="the channel stream stores")
     await js.add_consumer(
         "WIKIPEDIA_DEAD_LETTERS",
         ConsumerConfig(name="KN_SUB_1", durable_name="KN_SUB_1", ack_policy=AckPolicy.EXPLICIT),

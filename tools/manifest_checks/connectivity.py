@@ -69,6 +69,9 @@ PLATFORM = (
         {"messaging.knative.dev/role": "controller"},
         "jetstream-ch-controller",
     ),
+    PlatformPod(
+        "flagger-system", "flagger-loadtester", {"app": "flagger-loadtester"}, "flagger-loadtester"
+    ),
     PlatformPod("elsewhere", "intruder", {"app": "intruder"}, "default"),
 )
 
@@ -164,6 +167,18 @@ DENIED = (
     Call(f"{APP}/svc-logoutput", f"{APP}/svc-todo", 8000, "GET", "/api/todos"),
 )
 """Calls that must not happen, each denied by at least one layer."""
+
+LOADTESTER = "flagger-system/flagger-loadtester"
+CANARY_LOAD = Call(LOADTESTER, f"{APP}/svc-pingpong", 8012, "GET", "/pings")
+BY_ENVIRONMENT = {
+    # Production's pingpong canary: Flagger's load tester reads the count, and only that.
+    "todo-production": (
+        (CANARY_LOAD,),
+        (Call(LOADTESTER, f"{APP}/svc-pingpong", 8012, "GET", "/pingpong"),),
+    ),
+    "todo-staging": ((), (CANARY_LOAD,)),
+}
+"""Calls (allowed, denied) of one environment only."""
 
 _WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 _POLICY_KINDS = ("NetworkPolicy", "AuthorizationPolicy", "PeerAuthentication")
@@ -299,12 +314,16 @@ def _resolved(calls: Iterable[Call], namespace: str) -> Iterator[Call]:
 
 def connectivity_problems(
     manifests: Iterable[Manifest],
-    allowed: Iterable[Call] = ALLOWED,
-    denied: Iterable[Call] = DENIED,
+    allowed: Iterable[Call] | None = None,
+    denied: Iterable[Call] | None = None,
 ) -> list[str]:
     """Each allowed call is allowed from every pod of its source to every pod of its
-    destination; each denied call is denied for all of them."""
+    destination; each denied call is denied for all of them. By default: the system's calls,
+    and those of the environment the manifests render."""
     namespace, model = cluster_model(manifests)
+    own_allowed, own_denied = BY_ENVIRONMENT.get(namespace, ((), ()))
+    allowed = [*ALLOWED, *own_allowed] if allowed is None else allowed
+    denied = [*DENIED, *own_denied] if denied is None else denied
     analysis = Analysis(model)
     problems = []
     for expected, calls in ((True, allowed), (False, denied)):

@@ -20,7 +20,8 @@ from manifest_checks.tools import tool
 DASHBOARD_LABEL = "grafana_dashboard"
 
 _PLACEHOLDERS = (
-    (re.compile(r"\$__(rate_)?interval|\$\{__(rate_)?interval\}"), "5m"),
+    (re.compile(r"\$__(rate_)?interval|\$\{__(rate_)?interval\}|\{\{\s*interval\s*\}\}"), "5m"),
+    (re.compile(r"\{\{\s*\w+\s*\}\}"), "placeholder"),
     (re.compile(r"\$\{?\w+\}?"), "placeholder"),
     (re.compile(r"\{\{\s*args\.[\w-]+\s*\}\}"), "placeholder"),
 )
@@ -71,7 +72,8 @@ def _dashboard_queries(origin: str, dashboard: dict[str, Any]) -> Iterator[Query
 
 
 def queries(manifests: Iterable[Manifest]) -> list[Query]:
-    """Every PromQL expression in PrometheusRules, AnalysisTemplates and dashboard ConfigMaps."""
+    """Every PromQL expression in PrometheusRules, AnalysisTemplates, Flagger MetricTemplates and
+    dashboard ConfigMaps."""
     manifests = list(manifests)
     found = []
     for rule_set in of_kind(manifests, "PrometheusRule"):
@@ -79,6 +81,8 @@ def queries(manifests: Iterable[Manifest]) -> list[Query]:
             for rule in group["rules"]:
                 label = rule.get("record") or rule.get("alert")
                 found.append(Query(f"{name_of(rule_set)} {label}", rule["expr"]))
+    for template in of_kind(manifests, "MetricTemplate"):
+        found.append(Query(name_of(template), template["spec"]["query"]))
     for template in of_kind(manifests, "AnalysisTemplate", "ClusterAnalysisTemplate"):
         for metric in template["spec"]["metrics"]:
             if prometheus := metric.get("provider", {}).get("prometheus"):

@@ -21,13 +21,19 @@ RULE_TESTS = REPO / "monitoring" / "tests" / "rules.test.yaml"
 SCENARIO = "a day of traffic"
 """The test whose input series the generated query test reuses."""
 
-QUERY_ARGUMENTS = {"namespace": "todo-production", "canary-hash": "canary"}
-"""Values for the AnalysisTemplate's `{{args.*}}` and the dashboard's `$variables`."""
+QUERY_ARGUMENTS = {
+    "namespace": "todo-production",
+    "canary-hash": "canary",
+    "route": "svc-pingpong-00002",
+    "interval": "2m",
+}
+"""Values for the AnalysisTemplate's `{{args.*}}`, Flagger's `{{ variables }}` and the dashboard's
+`$variables`."""
 
 REFERENCE = "query: "
 """An `expr` written `query: <origin>` is replaced by that dashboard or analysis query."""
 
-_ARGUMENT = re.compile(r"\{\{\s*args\.([\w-]+)\s*\}\}")
+_ARGUMENT = re.compile(r"\{\{\s*(?:args\.)?([\w-]+)\s*\}\}")
 _INTERVAL = re.compile(r"\$__(rate_)?interval|\$\{__(rate_)?interval\}")
 _VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 
@@ -39,21 +45,28 @@ def filled(expr: str) -> str:
     return _VARIABLE.sub(lambda m: QUERY_ARGUMENTS.get(m[1], "placeholder"), expr)
 
 
-STREAMING_PATHS = ("/events",)
-"""Routes whose requests last as long as a page stays open (server-sent events)."""
+STREAMING_PATHS = {"svc-todo": ("/events",)}
+"""Each service's routes whose requests last as long as a page stays open (server-sent events)."""
 _LATENCY_SELECTOR = re.compile(r"http_request_duration_seconds_(?:bucket|sum|count)(\{[^}]*\})?")
+_JOB = re.compile(r'\bjob="([^"]*)"')
 
 
 def streaming_problems(manifests: Iterable[Manifest]) -> list[str]:
-    """Every query of request latency leaves the streaming routes out, or one open page makes
-    the p99 as long as the page stays open."""
+    """Every query of request latency that may read a streaming service leaves its streaming
+    routes out, or one open page makes the p99 as long as the page stays open."""
     problems = []
     for query in queries(manifests):
         for selector in _LATENCY_SELECTOR.finditer(filled(query.expr)):
-            matchers = selector[1] or ""
-            for path in STREAMING_PATHS:
-                if f'path!="{path}"' not in matchers.replace(" ", ""):
-                    problems.append(f"{query.origin}: {selector[0]} does not exclude path {path}")
+            matchers = (selector[1] or "").replace(" ", "")
+            job = _JOB.search(matchers)
+            for service, paths in STREAMING_PATHS.items():
+                if job and job[1] != service:
+                    continue
+                for path in paths:
+                    if f'path!="{path}"' not in matchers:
+                        problems.append(
+                            f"{query.origin}: {selector[0]} does not exclude path {path}"
+                        )
     return problems
 
 
