@@ -70,8 +70,22 @@ def test_autoscaled_replicas_are_ignored_and_the_ignore_respected(rendered: Rend
     production = _application(broken, "todo-production")
     del production["spec"]["ignoreDifferences"]
     assert gitops.application_problems(broken) == [
+        "Application/argocd/todo-production: Canary/todo-production/svc-pingpong splits the "
+        "traffic of Knative Service svc-pingpong, whose /spec/traffic ArgoCD does not ignore",
         "Application/argocd/todo-production: HorizontalPodAutoscaler/todo-production/svc-todo "
         "scales Rollout svc-todo, whose /spec/replicas ArgoCD does not ignore",
         "Application/argocd/todo-staging: ignoreDifferences without "
         "RespectIgnoreDifferences=true is overwritten on every sync",
+    ]
+
+
+def test_flagger_owns_the_traffic_split_of_its_knative_canary(rendered: Rendered) -> None:
+    broken = copy.deepcopy(rendered)
+    production = _application(broken, "todo-production")
+    production["spec"]["ignoreDifferences"] = [
+        e for e in production["spec"]["ignoreDifferences"] if e["kind"] != "Service"
+    ]
+    assert gitops.application_problems(broken) == [
+        "Application/argocd/todo-production: Canary/todo-production/svc-pingpong splits the "
+        "traffic of Knative Service svc-pingpong, whose /spec/traffic ArgoCD does not ignore"
     ]

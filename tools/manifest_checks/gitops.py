@@ -108,8 +108,9 @@ def application_problems(rendered: Mapping[str, list[Manifest]]) -> list[str]:
 
 
 def sync_problems(application: Manifest, manifests: Iterable[Manifest]) -> list[str]:
-    """Replica counts an autoscaler owns are ignored by ArgoCD, and the ignore is respected on
-    sync (`RespectIgnoreDifferences=true`); otherwise every sync resets them."""
+    """Replica counts an autoscaler owns, and the traffic split of a Knative Service a Flagger
+    canary drives, are ignored by ArgoCD, and the ignore is respected on sync
+    (`RespectIgnoreDifferences=true`); otherwise every sync resets them mid-rollout."""
     spec = application["spec"]
     ignored = {
         (entry.get("group", ""), entry["kind"])
@@ -123,6 +124,22 @@ def sync_problems(application: Manifest, manifests: Iterable[Manifest]) -> list[
             f"{name_of(application)}: ignoreDifferences without RespectIgnoreDifferences=true "
             "is overwritten on every sync"
         )
+    traffic_ignored = {
+        (entry.get("group", ""), entry["kind"], entry.get("name"))
+        for entry in spec.get("ignoreDifferences", [])
+        if "/spec/traffic" in entry.get("jsonPointers", [])
+    }
+    for canary in of_kind(manifests, "Canary"):
+        target = canary["spec"]["targetRef"]
+        group = str(target.get("apiVersion", "")).rpartition("/")[0]
+        if group == "serving.knative.dev" and not (
+            {(group, target["kind"], target["name"]), (group, target["kind"], None)}
+            & traffic_ignored
+        ):
+            problems.append(
+                f"{name_of(application)}: {name_of(canary)} splits the traffic of Knative "
+                f"Service {target['name']}, whose /spec/traffic ArgoCD does not ignore"
+            )
     for autoscaler in of_kind(manifests, "HorizontalPodAutoscaler"):
         target = autoscaler["spec"]["scaleTargetRef"]
         group = str(target.get("apiVersion", "")).rpartition("/")[0]
