@@ -19,7 +19,7 @@ GATES = {
 }
 """What must have happened, and the text of the step that waits for it."""
 
-PROMOTIONS = ("imagetools create", "targetRevision")
+PROMOTIONS = ("imagetools create", "kustomize edit set image")
 """Steps that move a version towards production."""
 
 
