@@ -176,11 +176,24 @@ BY_ENVIRONMENT = {
         (CANARY_LOAD,),
         (Call(LOADTESTER, f"{APP}/svc-pingpong", 8012, "GET", "/pingpong"),),
     ),
-    "todo-staging": ((), (CANARY_LOAD,)),
+    # Staging's validation Job: the public hostnames (through the ingress gateway) and
+    # Prometheus, and none of the services' insides.
+    "todo-staging": (
+        (
+            Call(f"{APP}/staging-validation", GATEWAY, 8443),
+            Call(f"{APP}/staging-validation", "monitoring/prometheus", 9090),
+        ),
+        (
+            CANARY_LOAD,
+            Call(f"{APP}/staging-validation", f"{APP}/svc-todo", 8000, "GET", "/api/todos"),
+            Call(f"{APP}/staging-validation", f"{APP}/nats", 4222),
+            Call(f"{APP}/staging-validation", f"{APP}/postgres", 5432),
+        ),
+    ),
 }
 """Calls (allowed, denied) of one environment only."""
 
-_WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 _POLICY_KINDS = ("NetworkPolicy", "AuthorizationPolicy", "PeerAuthentication")
 
 
