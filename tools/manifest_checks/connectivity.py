@@ -11,6 +11,7 @@ arbitrary meshed workload in another namespace.
 
 from __future__ import annotations
 
+import copy
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -206,8 +207,9 @@ def _namespace(name: str) -> Manifest:
 
 
 def cluster_model(manifests: Iterable[Manifest]) -> tuple[str, list[Manifest]]:
-    """The environment's namespace, and what NCA reads: namespaces, workloads, policies."""
-    manifests = list(manifests)
+    """The environment's namespace, and what NCA reads: namespaces, workloads, policies (copies:
+    the rendering is left as it was)."""
+    manifests = copy.deepcopy(list(manifests))
     [namespace] = of_kind(manifests, "Namespace")
     name = namespace["metadata"]["name"]
     model: list[Manifest] = []
