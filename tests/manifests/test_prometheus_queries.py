@@ -6,11 +6,13 @@ on, although it does land in the latency histogram."""
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -242,3 +244,46 @@ def test_the_dashboard_panels_of_svc_todo_show_data(
     assert len(fed) >= 6
     empty = [expr for expr in fed if not prometheus.query(expr)]
     assert empty == []
+
+
+def _validation_script() -> ModuleType:
+    path = render.REPO / "k8s" / "overlays" / "staging" / "validation" / "validate_staging.py"
+    spec = importlib.util.spec_from_file_location("validate_staging", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.usefixtures("traffic")
+def test_the_staging_validation_reads_prometheus_and_the_pages(
+    prometheus: Prometheus, svc_todo: ServiceProcess, tmp_path: Path
+) -> None:
+    """The PostSync Job's checks against these real processes. Only svc-todo (and a log-output
+    page) run here, with no gateway in front: the other targets are missing, the greeter's and
+    broadcaster's panels are empty, and /metrics is answered; nothing else is reported."""
+    script = _validation_script()
+    dashboards = tmp_path / "dashboards"
+    dashboards.mkdir()
+    source = render.REPO / "monitoring" / "dashboards" / "todo-platform.json"
+    (dashboards / source.name).write_text(source.read_text())
+    logoutput = ServiceProcess("svc-logoutput", {"PINGPONG_URL": "http://127.0.0.1:9"}, tmp_path)
+    logoutput.start()
+    try:
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{prometheus.port}") as api,
+            httpx.Client(base_url=svc_todo.url, timeout=10) as todo,
+            httpx.Client(base_url=logoutput.url, timeout=10) as log,
+        ):
+            monitoring = list(script.check_monitoring(api, NAMESPACE, dashboards))
+            pages = list(script.check_public_paths(todo, log))
+    finally:
+        logoutput.stop(kill=True)
+    missing = [f"no scrape target for {job}" for job in script.EXPECTED_JOBS if job != "svc-todo"]
+    assert monitoring[: len(missing)] == missing
+    assert not [p for p in monitoring if p.startswith(("target down", "alert firing"))]
+    empty_panels = monitoring[len(missing) :]
+    assert empty_panels
+    assert all("greeter" in p or "broadcaster" in p for p in empty_panels), empty_panels
+    assert pages == ["GET /metrics is reachable from the internet"]
