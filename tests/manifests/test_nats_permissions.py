@@ -16,6 +16,7 @@ import asyncio
 import importlib.util
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from shared_testkit.nats_server import NatsServer
+from shared_testkit.nats_server import NatsServer, nats_server_binary
 from shared_testkit.polling import eventually, wait_until
 from shared_testkit.ports import free_port
 
@@ -80,6 +81,7 @@ class Cluster:
     topology: str
     servers: list[NatsServer]
     passwords: dict[str, str]
+    leaf_ports: list[int] = field(default_factory=list)
 
     @property
     def urls(self) -> list[str]:
@@ -119,10 +121,14 @@ def start(topology: str, directory: Path) -> Cluster:
     returns once JetStream is healthy on every node (a meta leader is elected)."""
     # Prefixed: the config parser reads a value that is all digits or starts with "-" otherwise.
     passwords = {user: f"pw-{secrets.token_hex(12)}" for user in nats_config.password_variables()}
+    leaf_ports: list[int] = []
     if topology == "single":
         configs = [nats_config.NATS_DIR / "single.conf"]
     else:
-        configs = nats_config.loopback_cluster(directory, [free_port() for _ in range(3)])
+        leaf_ports = [free_port() for _ in range(3)]
+        configs = nats_config.loopback_cluster(
+            directory, [free_port() for _ in range(3)], leaf_ports
+        )
     servers: list[NatsServer] = []
     with pytest.MonkeyPatch.context() as environment:
         for user, variable in nats_config.password_variables().items():
@@ -132,7 +138,7 @@ def start(topology: str, directory: Path) -> Cluster:
             (directory / f"nats-{node}").mkdir()
             servers.append(NatsServer(directory / f"nats-{node}" / "jetstream", config_file=config))
             servers[-1].start()
-    cluster = Cluster(topology, servers, passwords)
+    cluster = Cluster(topology, servers, passwords, leaf_ports)
     try:
         wait_until(
             lambda: all(_monitor(s, "/healthz") == 200 for s in servers),
@@ -265,37 +271,6 @@ async def test_wikipedia_consumes_requests_and_asks_for_todos(cluster: Cluster) 
     await operator.client.close()
 
 
-async def test_knative_owns_only_its_channel_streams(cluster: Cluster) -> None:
-    knative = await cluster.connect("knative")
-    js = knative.client.jetstream()
-    channel_subject = "todo-staging.wikipedia-dead-letters._knative"
-    await js.add_stream(StreamConfig(name="WIKIPEDIA_DEAD_LETTERS", subjects=[channel_subject]))
-
-    async def stored() -> bool:
-        """On the cluster the new stream's interest reaches every node a moment later."""
-        try:
-            ack = await js.publish(channel_subject, b"undeliverable", timeout=1)
-        except nats.errors.NoRespondersError:
-            return False
-        return ack.stream == "WIKIPEDIA_DEAD_LETTERS"
-
-    assert await eventually(stored, timeout=10, message="the channel stream stores")
-    await js.add_consumer(
-        "WIKIPEDIA_DEAD_LETTERS",
-        ConsumerConfig(name="KN_SUB_1", durable_name="KN_SUB_1", ack_policy=AckPolicy.EXPLICIT),
-    )
-    [message] = await (
-        await js.pull_subscribe_bind("KN_SUB_1", stream="WIKIPEDIA_DEAD_LETTERS")
-    ).fetch(1, timeout=5)
-    await message.ack_sync()
-
-    await knative.client.publish("$JS.API.STREAM.DELETE.TODOS", b"")
-    assert await knative.refused("publish", "$JS.API.STREAM.DELETE.TODOS")
-    await knative.client.subscribe("todos.events.>")
-    assert await knative.refused("subscription", "todos.events.>")
-    await knative.client.close()
-
-
 async def test_operator_and_provisioner_stay_in_their_lanes(cluster: Cluster) -> None:
     operator, provisioner = await cluster.connect("operator"), await cluster.connect("provisioner")
     await operator.client.jetstream().publish("todos.commands.create", b'{"text": "x"}')
@@ -408,4 +383,96 @@ async def test_a_node_without_quorum_stays_ready_and_alive(tmp_path: Path) -> No
         assert _monitor(survivor, probes["readinessProbe"]) == 200
         assert _monitor(survivor, probes["livenessProbe"]) == 200
     finally:
+        cluster.stop()
+
+
+@dataclass
+class LeafNode:
+    """nats/knative-leaf.conf on loopback, connected to the cluster as the `knative` user."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+
+def start_leaf(cluster: Cluster, directory: Path) -> LeafNode:
+    port, monitor = free_port(), free_port()
+    url = f"nats://knative:{cluster.passwords['knative']}@127.0.0.1:{cluster.leaf_ports[0]}"
+    environment = {"PATH": "", "POD_NAME": "nats-knative-0", "NATS_KNATIVE_LEAF_URL": url}
+    command = [nats_server_binary(), "-c", str(nats_config.NATS_DIR / "knative-leaf.conf")]
+    command += ["-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)]
+    with (directory / "leaf.log").open("wb") as log:
+        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    hub = cluster.servers[0]
+    wait_until(
+        lambda: (
+            httpx.get(f"http://127.0.0.1:{hub.monitor_port}/leafz", timeout=1).json()["leafnodes"]
+            == 1
+        ),
+        timeout=15,
+        message="the leaf node connected to the cluster",
+    )
+    return LeafNode(process, port)
+
+
+async def test_knative_reaches_only_its_channel_streams_through_its_leaf_node(
+    tmp_path: Path,
+) -> None:
+    """eventing-natss connects without credentials to the leaf node, which is the `knative` user
+    on the cluster: the channel's streams and consumers work across it, and nothing else does."""
+    cluster = start("cluster", tmp_path)
+    leaf: LeafNode | None = None
+    try:
+        await provision(cluster)
+        todo = await cluster.connect("todo")
+        await todo.client.jetstream().publish("todos.events.created", b'{"id": "1"}')
+        await todo.client.close()
+        leaf = start_leaf(cluster, tmp_path)
+        channel = await nats.connect(leaf.url, allow_reconnect=False)
+        js = channel.jetstream(timeout=2)
+        channel_subject = "todo-staging.wikipedia-dead-letters._knative"
+        await js.add_stream(
+            StreamConfig(name="WIKIPEDIA_DEAD_LETTERS", subjects=[channel_subject], num_replicas=3)
+        )
+
+        async def stored() -> bool:
+            """The new stream's interest reaches the leaf a moment after it is created."""
+            try:
+                ack = await js.publish(channel_subject, b"undeliverable", timeout=1)
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                return False
+            return ack.stream == "WIKIPEDIA_DEAD_LETTERS"
+
+        assert await eventually(stored, timeout=10, message="the channel stream stores")
+        await js.add_consumer(
+            "WIKIPEDIA_DEAD_LETTERS",
+            ConsumerConfig(name="KN_SUB_1", durable_name="KN_SUB_1", ack_policy=AckPolicy.EXPLICIT),
+        )
+        [message] = await (
+            await js.pull_subscribe_bind("KN_SUB_1", stream="WIKIPEDIA_DEAD_LETTERS")
+        ).fetch(1, timeout=5)
+        assert message.data == b"undeliverable"
+        await message.ack_sync()
+
+        for forbidden in (
+            js.add_stream(StreamConfig(name="ELSEWHERE", subjects=["elsewhere.>"])),
+            js.delete_stream("TODOS"),
+            js.get_msg("TODOS", seq=1),  # exists: the todo event above
+        ):
+            with pytest.raises(nats.errors.Error):
+                await forbidden
+        await channel.close()
+
+        provisioner = await cluster.connect("provisioner")
+        names = await provisioner.client.jetstream().streams_info()
+        assert {"TODOS", "WIKIPEDIA_DEAD_LETTERS"} <= {i.config.name for i in names}
+        assert "ELSEWHERE" not in {i.config.name for i in names}
+        await provisioner.client.close()
+    finally:
+        if leaf is not None:
+            leaf.process.kill()
+            leaf.process.wait(timeout=15)
         cluster.stop()

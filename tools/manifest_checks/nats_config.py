@@ -12,7 +12,7 @@ from manifest_checks.render import REPO
 from manifest_checks.tools import tool
 
 NATS_DIR = REPO / "nats"
-CONFIGS = (NATS_DIR / "single.conf", NATS_DIR / "cluster.conf")
+CONFIGS = (NATS_DIR / "single.conf", NATS_DIR / "cluster.conf", NATS_DIR / "knative-leaf.conf")
 _PASSWORD_VARIABLE = re.compile(r"password:\s*\$(NATS_\w+_PASSWORD)")
 
 
@@ -30,6 +30,7 @@ def config_problems(config: Path, environment: dict[str, str] | None = None) -> 
     if environment is None:
         environment = {v: "check-only" for v in password_variables().values()}
         environment["POD_NAME"] = "nats-0"
+        environment["NATS_KNATIVE_LEAF_URL"] = "nats://knative:check-only@nats:7422"
     result = subprocess.run(
         [tool("nats-server"), "-t", "-c", str(config)],
         capture_output=True,
@@ -44,9 +45,11 @@ def config_problems(config: Path, environment: dict[str, str] | None = None) -> 
     return [f"{config.relative_to(REPO)}: {(result.stderr or result.stdout).strip()}"]
 
 
-def loopback_cluster(directory: Path, cluster_ports: list[int]) -> list[Path]:
-    """cluster.conf for each node on 127.0.0.1. Only the cluster port, the routes, the pid file
-    and the store change (client and monitor ports and the store go on the command line);
+def loopback_cluster(
+    directory: Path, cluster_ports: list[int], leaf_ports: list[int]
+) -> list[Path]:
+    """cluster.conf for each node on 127.0.0.1. Only the cluster and leaf node ports, the routes,
+    the pid file and the store change (client and monitor ports and the store go on the command line);
     everything else, users and permissions included, is the file Kubernetes runs. A rewrite
     that no longer applies fails rather than quietly testing something else."""
     text = (NATS_DIR / "cluster.conf").read_text()
@@ -57,6 +60,7 @@ def loopback_cluster(directory: Path, cluster_ports: list[int]) -> list[Path]:
             (r"pid_file: /tmp/nats\.pid", lambda _, n=node: f"pid_file: {directory}/nats-{n}.pid"),
             (r"store_dir: /data/jetstream", lambda _: "# store_dir: on the command line"),
             (r"listen: 0\.0\.0\.0:6222", lambda _, p=port: f"listen: 127.0.0.1:{p}"),
+            (r"listen: 0\.0\.0\.0:7422", lambda _, p=leaf_ports[node]: f"listen: 127.0.0.1:{p}"),
             (
                 r"nats://nats-(\d+)\.nats-headless:6222",
                 lambda route: f"nats://127.0.0.1:{cluster_ports[int(route[1])]}",
