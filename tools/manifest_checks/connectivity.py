@@ -56,7 +56,10 @@ PLATFORM = (
     PlatformPod(
         "knative-eventing",
         "jetstream-ch-dispatcher",
-        {"messaging.knative.dev/role": "dispatcher"},
+        {
+            "messaging.knative.dev/channel": "nats-jetstream-channel",
+            "messaging.knative.dev/role": "dispatcher",
+        },
         "jetstream-ch-dispatcher",
     ),
     PlatformPod("monitoring", "prometheus", {"app.kubernetes.io/name": "prometheus"}, "prometheus"),
@@ -67,7 +70,10 @@ PLATFORM = (
     PlatformPod(
         "knative-eventing",
         "jetstream-ch-controller",
-        {"messaging.knative.dev/role": "controller"},
+        {
+            "messaging.knative.dev/channel": "nats-jetstream-channel",
+            "messaging.knative.dev/role": "controller",
+        },
         "jetstream-ch-controller",
     ),
     PlatformPod(
@@ -129,7 +135,10 @@ ALLOWED = (
     Call(f"{APP}/svc-todo", f"{APP}/nats", 4222),
     Call(f"{APP}/svc-broadcaster", f"{APP}/nats", 4222),
     Call(f"{APP}/svc-wikipedia", f"{APP}/nats", 4222),
-    Call("knative-eventing/jetstream-ch-dispatcher", f"{APP}/nats", 4222),
+    # Knative's JetStream channel, through its leaf node (nats/knative-leaf.conf).
+    Call("knative-eventing/jetstream-ch-dispatcher", f"{APP}/nats-knative", 4222),
+    Call("knative-eventing/jetstream-ch-controller", f"{APP}/nats-knative", 4222),
+    Call(f"{APP}/nats-knative", f"{APP}/nats", 7422),
     Call("nack/jetstream-controller", f"{APP}/nats", 4222),
     Call(f"{APP}/nats", f"{APP}/nats", 6222),
     Call(f"{APP}/svc-todo", f"{APP}/postgres", 5432),
@@ -157,6 +166,9 @@ DENIED = (
     Call(INTRUDER, f"{APP}/svc-todo", 8000, "POST", "/api/todos"),
     Call(INTRUDER, f"{APP}/svc-pingpong", 8012, "GET", "/pingpong"),
     Call(INTRUDER, f"{APP}/nats", 4222),
+    Call(INTRUDER, f"{APP}/nats-knative", 4222),
+    Call(f"{APP}/svc-todo", f"{APP}/nats-knative", 4222),
+    Call("knative-eventing/jetstream-ch-dispatcher", f"{APP}/nats", 4222),
     Call(INTRUDER, f"{APP}/postgres", 5432),
     # Platform callers beyond their purpose.
     Call(BROKER_FILTER, f"{APP}/svc-pingpong", 8012, "GET", "/pingpong"),

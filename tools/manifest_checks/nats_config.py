@@ -49,9 +49,9 @@ def loopback_cluster(
     directory: Path, cluster_ports: list[int], leaf_ports: list[int]
 ) -> list[Path]:
     """cluster.conf for each node on 127.0.0.1. Only the cluster and leaf node ports, the routes,
-    the pid file and the store change (client and monitor ports and the store go on the command line);
-    everything else, users and permissions included, is the file Kubernetes runs. A rewrite
-    that no longer applies fails rather than quietly testing something else."""
+    the pid file and the store change (client and monitor ports and the store go on the command
+    line); everything else, users and permissions included, is the file Kubernetes runs. A
+    rewrite that no longer applies fails rather than quietly testing something else."""
     text = (NATS_DIR / "cluster.conf").read_text()
     (directory / "accounts.conf").write_text((NATS_DIR / "accounts.conf").read_text())
     configs = []
