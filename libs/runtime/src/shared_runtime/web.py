@@ -11,20 +11,19 @@ from typing import Any
 import uvicorn
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.middleware import DefineMiddleware
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ControllerRouterHandler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext
 from shared_runtime.settings import ServiceSettings
-from shared_runtime.telemetry import shutdown_tracing
+from shared_runtime.telemetry import is_recording, shutdown_tracing
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when a hard dependency answers, otherwise the reason it does not."""
-
-INTERNAL_PATHS = ("/healthz", "/readyz", "/metrics")
 
 
 def _error_body(status_code: int, error: str, detail: Any, **extra: Any) -> dict[str, Any]:
@@ -77,7 +76,11 @@ def health_handlers(checks: Sequence[ReadinessCheck]) -> list[ControllerRouterHa
             )
         return Response({"status": "ready"})
 
-    return [healthz, readyz, PrometheusController]
+    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [healthz, readyz, metrics]
 
 
 def service_app(
@@ -88,16 +91,27 @@ def service_app(
     max_body_bytes: int = 16 * 1024,
     **litestar_options: Any,
 ) -> Litestar:
-    """A Litestar app with the contract's operational endpoints and error shape already wired."""
-    prometheus = PrometheusConfig(
-        app_name=service, prefix="http", group_path=True, exclude=list(INTERNAL_PATHS)
-    )
-    # One span per request; per-message send/receive spans cost a fifth of a small request.
-    telemetry = OpenTelemetryConfig(exclude=list(INTERNAL_PATHS), exclude_spans=["receive", "send"])
-    return Litestar(
+    """A Litestar app with the contract's operational endpoints and error shape already wired.
+
+    Requests are counted and timed per route; trace context reaches every log line. Spans are
+    recorded by OpenTelemetry's middleware only when an exporter is configured (see telemetry).
+    """
+    plugins = litestar_options.pop("plugins", [])
+    if is_recording():
+        from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+        # One span per request; per-message send/receive spans cost a fifth of a small request.
+        telemetry = OpenTelemetryConfig(
+            exclude=list(INTERNAL_PATHS), exclude_spans=["receive", "send"]
+        )
+        plugins = [OpenTelemetryPlugin(telemetry), *plugins]
+    app = Litestar(
         route_handlers=[*route_handlers, *health_handlers(readiness)],
-        middleware=[prometheus.middleware, *litestar_options.pop("middleware", [])],
-        plugins=[OpenTelemetryPlugin(telemetry), *litestar_options.pop("plugins", [])],
+        middleware=[
+            DefineMiddleware(RequestMetrics, app_name=service),
+            *litestar_options.pop("middleware", []),
+        ],
+        plugins=plugins,
         exception_handlers={
             HTTPException: _http_error,
             Exception: _unexpected_error,
@@ -107,6 +121,11 @@ def service_app(
         logging_config=None,
         **litestar_options,
     )
+    if not is_recording():
+        # Around everything, where Litestar puts OpenTelemetry's middleware: error logs written
+        # by the exception handlers still carry the trace id.
+        app.asgi_handler = TraceContext(app.asgi_handler)
+    return app
 
 
 class _Server(uvicorn.Server):
