@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from types import FrameType
 from typing import Any
 
-import uvicorn
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import DefineMiddleware
@@ -17,8 +14,10 @@ from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext
-from shared_runtime.settings import ServiceSettings
-from shared_runtime.telemetry import is_recording, shutdown_tracing
+from shared_runtime.server import serve
+from shared_runtime.telemetry import is_recording
+
+__all__ = ["database_unavailable_response", "serve", "service_app"]
 
 log = logging.getLogger(__name__)
 
@@ -126,43 +125,3 @@ def service_app(
         # by the exception handlers still carry the trace id.
         app.asgi_handler = TraceContext(app.asgi_handler)
     return app
-
-
-class _Server(uvicorn.Server):
-    """Tells the app a shutdown began, so long-lived responses (SSE) end instead of holding it."""
-
-    def __init__(self, config: uvicorn.Config, on_signal: Sequence[Callable[[], None]]) -> None:
-        super().__init__(config)
-        self._on_signal = on_signal
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # A signal handler may interrupt the event loop mid-step: run the callbacks as ordinary
-        # loop callbacks, never inside the handler, so they see consistent asyncio state.
-        loop = asyncio.get_running_loop()
-        for callback in self._on_signal:
-            loop.call_soon_threadsafe(callback)
-        super().handle_exit(sig, frame)
-
-
-def serve(
-    app: Litestar,
-    settings: ServiceSettings,
-    *,
-    graceful_seconds: int = 20,
-    on_signal: Sequence[Callable[[], None]] = (),
-) -> None:
-    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks,
-    flush traces."""
-    config = uvicorn.Config(
-        app,
-        host="0.0.0.0",
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=graceful_seconds,
-        lifespan="on",
-    )
-    try:
-        _Server(config, on_signal).run()
-    finally:
-        shutdown_tracing()
