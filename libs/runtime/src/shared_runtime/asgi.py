@@ -36,6 +36,11 @@ IN_PROGRESS = Gauge("http_requests_in_progress", "Total requests currently in pr
 ERRORS = Counter("http_requests_error", "Total errors in requests", _LABELS)
 
 
+def error_body(status_code: int, error: str, detail: Any, **extra: Any) -> dict[str, Any]:
+    """The contract's JSON error shape, the same from every service."""
+    return {"status_code": status_code, "error": error, "detail": detail, **extra}
+
+
 class TraceContext:
     """Puts the caller's W3C trace context (or a new one) in force for the request, so every log
     line carries the trace id and outgoing messages carry it on. Used when spans are not
@@ -60,7 +65,9 @@ class TraceContext:
 
 
 class RequestMetrics:
-    """Counts and times requests by method, route template and status, for `/metrics`."""
+    """Counts and times requests by method, route template and status, for `/metrics`. Only
+    requests routed to a handler (with a `path_template`) are counted: a scanner's random paths
+    must not create a series each."""
 
     def __init__(self, app: ASGIApp, app_name: str) -> None:
         self.app = app
@@ -78,10 +85,11 @@ class RequestMetrics:
         return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in INTERNAL_PATHS:
+        path = scope.get("path_template")
+        if scope["type"] != "http" or path is None or scope["path"] in INTERNAL_PATHS:
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope.get("path_template", scope["path"])
+        method = scope["method"]
         if (in_progress := self._in_progress.get((method, path))) is None:
             in_progress = IN_PROGRESS.labels(method, path, "200", self.app_name)
             self._in_progress[(method, path)] = in_progress

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 from litestar.types import ControllerRouterHandler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext
+from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext, error_body
 from shared_runtime.server import serve
 from shared_runtime.telemetry import is_recording
 
@@ -25,15 +25,11 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when a hard dependency answers, otherwise the reason it does not."""
 
 
-def _error_body(status_code: int, error: str, detail: Any, **extra: Any) -> dict[str, Any]:
-    return {"status_code": status_code, "error": error, "detail": detail, **extra}
-
-
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra = {"extra": exc.extra} if exc.extra else {}
     error = "validation_failed" if isinstance(exc, ValidationException) else "http_error"
     return Response(
-        _error_body(exc.status_code, error, exc.detail, **extra),
+        error_body(exc.status_code, error, exc.detail, **extra),
         status_code=exc.status_code,
         headers=exc.headers,
         media_type=MediaType.JSON,
@@ -43,7 +39,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return Response(
-        _error_body(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"),
+        error_body(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"),
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         media_type=MediaType.JSON,
     )
@@ -53,7 +49,7 @@ def database_unavailable_response(request: Request[Any, Any, Any], exc: Exceptio
     """A request that needs the database while it is away: 503, so clients retry."""
     log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
     return Response(
-        _error_body(HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "try again shortly"),
+        error_body(HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "try again shortly"),
         status_code=HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "1"},
         media_type=MediaType.JSON,
