@@ -100,6 +100,7 @@ def main() -> None:
                     "NATS_URL": nats.url,
                     "WIKIPEDIA_BASE_URL": wikipedia.url,
                     "SUGGEST_EVERY_MINUTES": "0",
+                    "CONSUME_NATS_REQUESTS": "false",  # as Knative runs it
                     "LOG_LEVEL": "WARNING",
                 }
                 service_run(env, -1)  # warm the OS page cache and declare the streams once

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
+from shared_runtime.imports import skip_unused_tracing_imports
 from shared_runtime.logging import configure_logging
 from shared_runtime.settings import ServiceSettings
 
@@ -24,7 +25,10 @@ _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
     """With an endpoint, install the SDK's tracer provider exporting over OTLP (once per process);
     without one, keep the API's no-op provider: spans are skipped, trace context still flows."""
-    if not otlp_endpoint or is_recording():
+    if not otlp_endpoint:
+        skip_unused_tracing_imports()
+        return
+    if is_recording():
         return
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
