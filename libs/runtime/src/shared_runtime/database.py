@@ -92,12 +92,13 @@ class CompiledQuery:
         self._engine = engine
         self._sql, self._args = query.querystrings[0].compile_string(engine_type=engine.engine_type)
 
-    def _bind(self, values: Mapping[str, Any]) -> list[Any]:
-        return [values[arg.name] if isinstance(arg, Slot) else arg for arg in self._args]
+    def bind(self, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and its arguments with the slots filled in, for a connection of one's own."""
+        return self._sql, [values[arg.name] if isinstance(arg, Slot) else arg for arg in self._args]
 
     async def rows(self, **values: Any) -> Sequence[Mapping[str, Any]]:
         """The result rows: asyncpg records on PostgreSQL, dicts on SQLite, typed alike."""
-        args = self._bind(values)
+        _, args = self.bind(**values)
         engine = self._engine
         transaction = engine.current_transaction.get()
         if isinstance(engine, PostgresEngine):
