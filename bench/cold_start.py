@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from benchkit import VENV_BIN, Launched, machine, percentile
+from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASELINE = "bare ASGI (uvicorn)"
@@ -94,11 +94,13 @@ def main() -> None:
         bare += ["--no-access-log", "--log-level", "warning", "bare_asgi_app:app"]
         baseline = Target(BASELINE, bare, "")
         seconds: dict[str, list[float]] = defaultdict(list)
+        rss: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.runs):
             for target in [*targets, baseline]:
                 server = Launched(target.command, env)
                 try:
                     seconds[target.name].append(server.seconds_until_ok(args.path))
+                    rss[target.name].append(rss_megabytes(server.process.pid))
                 finally:
                     server.stop()
 
@@ -108,7 +110,7 @@ def main() -> None:
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         print(
             f"{name:>22}: p50 {p50 * 1000:6.0f} ms  p95 {p95 * 1000:6.0f} ms"
-            f"  (x{p50 / base_p50:.2f} baseline p50)"
+            f"  (x{p50 / base_p50:.2f} baseline p50)  RSS {percentile(rss[name], 0.5):.0f} MB"
         )
     base_import, _ = import_profile("import uvicorn")
     print("aims: svc-todo <= 3.5x, svc-pingpong <= 3x, svc-wikipedia <= 1.5x the baseline p50")
