@@ -21,10 +21,15 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from benchkit import VENV_BIN, Launched, machine, percentile
+from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASELINE = "bare ASGI (uvicorn)"
+AS_AT_THE_EDGE = (
+    "from shared_runtime.imports import skip_unused_imports, skip_unused_tracing_imports; "
+    "skip_unused_imports(); skip_unused_tracing_imports()"
+)
+"""What a service's main does before loading its app (without an OTLP endpoint)."""
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)$")
 
 
@@ -36,11 +41,14 @@ class Target:
 
 
 def service_target(service: str) -> Target:
-    """A console command of this environment and the module its entry point lives in."""
+    """A console command of this environment and the modules it loads: its entry point's, and
+    the package's `app` (entry points may import it only once the process edge is set up)."""
     found = [ep for ep in entry_points(group="console_scripts") if ep.name == service]
     if not found:
         raise SystemExit(f"{service}: no such console command installed in {VENV_BIN}")
-    return Target(service, [str(VENV_BIN / service)], found[0].value.split(":")[0])
+    entry = found[0].value.split(":")[0]
+    modules = f"{entry}, {entry.rpartition('.')[0]}.app"
+    return Target(service, [str(VENV_BIN / service)], modules)
 
 
 def import_profile(statement: str) -> tuple[float, list[tuple[str, float]]]:
@@ -86,11 +94,13 @@ def main() -> None:
         bare += ["--no-access-log", "--log-level", "warning", "bare_asgi_app:app"]
         baseline = Target(BASELINE, bare, "")
         seconds: dict[str, list[float]] = defaultdict(list)
+        rss: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.runs):
             for target in [*targets, baseline]:
                 server = Launched(target.command, env)
                 try:
                     seconds[target.name].append(server.seconds_until_ok(args.path))
+                    rss[target.name].append(rss_megabytes(server.process.pid))
                 finally:
                     server.stop()
 
@@ -100,12 +110,13 @@ def main() -> None:
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
         print(
             f"{name:>22}: p50 {p50 * 1000:6.0f} ms  p95 {p95 * 1000:6.0f} ms"
-            f"  (x{p50 / base_p50:.2f} baseline p50)"
+            f"  (x{p50 / base_p50:.2f} baseline p50)  RSS {percentile(rss[name], 0.5):.0f} MB"
         )
     base_import, _ = import_profile("import uvicorn")
+    print("aims: svc-todo <= 3.5x, svc-pingpong <= 3x, svc-wikipedia <= 1.5x the baseline p50")
     print(f"python -X importtime, sum of self times; `import uvicorn`: {base_import:.0f} ms")
     for target in targets:
-        total, heaviest = import_profile(f"import {target.module}")
+        total, heaviest = import_profile(f"{AS_AT_THE_EDGE}; import {target.module}")
         top = ", ".join(f"{package} {ms:.0f}" for package, ms in heaviest)
         print(f"{target.name:>22}: {total:6.0f} ms importing {target.module}  (heaviest: {top})")
 

@@ -1,6 +1,7 @@
 """Throughput baseline for svc-todo: a bare ASGI app doing the same database work with asyncpg.
 
-POST inserts the todo and its outbox row in one transaction; GET lists todos newest first.
+POST inserts the todo and its outbox row in one transaction; GET lists the first page of todos,
+newest first (`?limit=`, default 50), as svc-todo's first page does.
 No framework, validation, metrics or tracing: the floor the real service is compared with.
 """
 
@@ -11,6 +12,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import asyncpg
 import uvicorn
@@ -26,6 +28,11 @@ INSERT_OUTBOX = (
     "INSERT INTO todo_outbox"
     " (event_id, subject, event_type, aggregate_id, data, created_at, published_at)"
     " VALUES ($1, 'todos.events.created', 'todo.created.v1', $2, $3, $4, $4)"
+)
+
+FIRST_PAGE = (
+    "SELECT id, text, done, created_at, updated_at FROM todo"
+    " ORDER BY created_at DESC, id DESC LIMIT $1"
 )
 
 
@@ -69,7 +76,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             )
         await respond(send, 201, json.dumps(todo).encode())
         return
-    rows = await pool.fetch("SELECT * FROM todo ORDER BY created_at DESC")
+    limit = int(parse_qs(scope["query_string"].decode()).get("limit", ["50"])[0])
+    rows = await pool.fetch(FIRST_PAGE, limit)
     todos = [
         {
             **dict(row),

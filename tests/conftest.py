@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared_runtime.telemetry import configure_tracing
+from shared_runtime.telemetry import is_recording
 from shared_testkit.asgi_server import serve_app
 from shared_testkit.polling import eventually
 from svc_todo.app import create_app
@@ -27,9 +27,10 @@ from svc_todo.settings import TodoSettings
 
 @pytest.fixture(scope="session", autouse=True)
 def finished_spans() -> InMemorySpanExporter:
-    """As in production, a tracer provider (so requests start traces that messages carry on),
-    plus an in-memory exporter tests can read."""
-    configure_tracing("tests", otlp_endpoint=None)
+    """As in production with an OTLP endpoint: a recording tracer provider (so requests start
+    traces that messages carry on), exporting to memory where tests can read it."""
+    if not is_recording():
+        trace.set_tracer_provider(TracerProvider())
     exporter = InMemorySpanExporter()
     provider = trace.get_tracer_provider()
     assert isinstance(provider, TracerProvider)

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
 
 from shared_runtime.settings import ServiceSettings
 from shared_testkit.nats_server import NatsServer
@@ -36,7 +35,7 @@ BIN = Path(sys.executable).parent
 COMPOSE_FILE = REPO / "compose.yaml"
 
 # compose service -> (folder, settings, contract port, the contract's names it must be given)
-APPS: dict[str, tuple[str, type[BaseSettings], int, set[str]]] = {
+APPS: dict[str, tuple[str, type[ServiceSettings], int, set[str]]] = {
     "todo": ("svc-todo", TodoSettings, 8000, {"DATABASE_URL", "NATS_URL"}),
     "broadcaster": (
         "svc-broadcaster",

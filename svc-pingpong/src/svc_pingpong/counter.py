@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine
-from piccolo.query.base import Query
 
-from shared_runtime.database import DATABASE_UNAVAILABLE, AnyEngine, DatabaseGate, close_engine
+from shared_runtime.database import (
+    DATABASE_UNAVAILABLE,
+    AnyEngine,
+    CompiledQuery,
+    DatabaseGate,
+    close_engine,
+)
 from svc_pingpong.held_sqlite import HeldSqliteConnection
 from svc_pingpong.models import MIGRATIONS, PONGS_COUNTER, CounterRow
 
@@ -31,6 +37,16 @@ class PongCounter:
         )
         self._engine = engine
         self.readiness = self._gate.readiness
+        # Built by Piccolo once, not per pong.
+        self._take = CompiledQuery(
+            engine,
+            CounterRow.update({CounterRow.value: CounterRow.value + 1})
+            .where(CounterRow.name == PONGS_COUNTER)
+            .returning(CounterRow.value),
+        )
+        self._taken = CompiledQuery(
+            engine, CounterRow.select(CounterRow.value).where(CounterRow.name == PONGS_COUNTER)
+        )
 
     async def prepare(self) -> None:
         """Runs in the background so the process serves `/healthz` (and a 503 `/readyz` saying
@@ -44,26 +60,20 @@ class PongCounter:
 
     async def take(self) -> int:
         """The next number, from 0: increment and read back in one statement (no lost update)."""
-        rows = await self._run(
-            CounterRow.update({CounterRow.value: CounterRow.value + 1})
-            .where(CounterRow.name == PONGS_COUNTER)
-            .returning(CounterRow.value)
-        )
+        rows = await self._run(self._take)
         return int(rows[0]["value"]) - 1
 
     async def taken(self) -> int:
-        rows = await self._run(
-            CounterRow.select(CounterRow.value).where(CounterRow.name == PONGS_COUNTER)
-        )
+        rows = await self._run(self._taken)
         return int(rows[0]["value"])
 
-    async def _run(self, query: Query[Any, Any]) -> list[dict[str, Any]]:
+    async def _run(self, query: CompiledQuery) -> Sequence[Mapping[str, Any]]:
         if not self._gate.is_prepared:
             raise CounterUnavailable(self._gate.not_ready_reason)
         try:
             if self._held_sqlite is not None:
                 return await self._held_sqlite.fetch(query)
-            rows: list[dict[str, Any]] = await query
+            rows = await query.rows()
         except DATABASE_UNAVAILABLE as exc:
             raise CounterUnavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
         return rows

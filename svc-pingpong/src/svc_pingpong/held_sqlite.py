@@ -1,7 +1,7 @@
 """One SQLite connection held for the life of the process, for the counter's hot statements.
 
 Piccolo's SQLite engine opens a connection (a thread and a file open) per query; at pong rates
-that costs five times the statement itself. The statements are still built by Piccolo.
+that costs five times the statement itself. The statements are still built by Piccolo, once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from piccolo.query.base import Query
+
+from shared_runtime.database import CompiledQuery
 
 
 class HeldSqliteConnection:
@@ -27,11 +28,11 @@ class HeldSqliteConnection:
         connection.row_factory = sqlite3.Row
         self._connection = connection
 
-    async def fetch(self, query: Query[Any, Any]) -> list[dict[str, Any]]:
+    async def fetch(self, query: CompiledQuery) -> list[dict[str, Any]]:
         """Run in autocommit: each statement is its own transaction, committed when it ends."""
         if self._connection is None:
             raise sqlite3.OperationalError("connection not open")
-        sql, args = query.querystrings[0].compile_string(engine_type="sqlite")
+        sql, args = query.bind()
         rows = await self._connection.execute_fetchall(sql, args)
         return [dict(row) for row in rows]
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, MediaType, Request, Response, delete, get, post, put
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, HeaderParameter
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from shared_contracts.todos import Todo, TodoTextError
+from svc_todo.listing import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, Position, entity_tag, matches
 from svc_todo.rejections import Rejected, read_json_object, reject_unknown_fields
 from svc_todo.service import TodoNotFound, TodoService
 
@@ -26,14 +30,63 @@ IdempotencyKey = Annotated[
 ]
 
 
+Limit = Annotated[
+    int,
+    QueryParameter(ge=1, le=MAX_LIMIT, description=f"Todos per page (at most {MAX_LIMIT})."),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        required=False, max_length=200, description="Opaque: taken from the `next` link."
+    ),
+]
+IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", required=False)]
+
+
 class TodoController(Controller):
     path = "/api/todos"
     tags = ["todos"]
 
-    @get()
-    async def list_todos(self, todos: NamedDependency[TodoService]) -> list[Todo]:
-        """All todos, newest first."""
-        return await todos.list()
+    @get(
+        responses={
+            HTTP_304_NOT_MODIFIED: ResponseSpec(
+                data_container=None, description="Unchanged since the given ETag."
+            )
+        },
+        response_headers=[
+            ResponseHeader(name="ETag", documentation_only=True, description="Of this page."),
+            ResponseHeader(
+                name="Link",
+                documentation_only=True,
+                required=False,
+                description='`<…>; rel="next"` while more todos remain.',
+            ),
+        ],
+    )
+    async def list_todos(
+        self,
+        todos: NamedDependency[TodoService],
+        if_none_match: IfNoneMatch,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> Response[list[Todo]]:
+        """One page of todos, newest first; follow the `Link: rel="next"` header for more."""
+        try:
+            after = None if cursor is None else Position.from_cursor(cursor)
+        except BadCursor as exc:
+            raise ValidationException(
+                detail="Validation failed for GET /api/todos",
+                extra=[{"key": "cursor", "message": str(exc), "source": "query"}],
+            ) from exc
+        page = await todos.page(limit, after)
+        body = page.json()
+        headers = {}
+        if page.next is not None:
+            headers["Link"] = f'<{self.path}?limit={limit}&cursor={page.next.cursor()}>; rel="next"'
+        headers["ETag"] = etag = entity_tag(body, headers.get("Link", "").encode())
+        if matches(if_none_match, etag):
+            return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)  # type: ignore[arg-type]
+        return Response(body, headers=headers, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post(status_code=201)
     async def create_todo(

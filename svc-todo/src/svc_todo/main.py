@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser
+from shared_runtime.imports import skip_unused_imports
 from shared_runtime.telemetry import configure_observability
-from shared_runtime.web import serve
-from svc_todo.app import create_app
 from svc_todo.settings import SERVICE, TodoSettings
 
 DESCRIPTION = "The todo service: REST API, HTML page with the hourly image, and the event outbox."
@@ -16,7 +15,12 @@ DESCRIPTION = "The todo service: REST API, HTML page with the hourly image, and 
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, TodoSettings).parse_args(argv)
     settings = TodoSettings()
+    skip_unused_imports(settings.nats_url)
     configure_observability(SERVICE, settings)
+    # Loaded only now, once the unused optional imports above are marked absent.
+    from shared_runtime.web import serve
+    from svc_todo.app import create_app
+
     app = create_app(settings)
     serve(app, settings, on_signal=[app.state.live.close])
 

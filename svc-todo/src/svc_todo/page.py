@@ -10,13 +10,14 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File, ServerSentEvent, ServerSentEventMessage, Template
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 
 from shared_contracts.todos import TEXT_MAX_CHARACTERS, TodoTextError
 from svc_todo.image import FETCHING, HourlyImage, placeholder_svg
+from svc_todo.listing import DEFAULT_LIMIT, BadCursor, Position
 from svc_todo.live import LiveUpdates
 from svc_todo.rejections import Rejected, record
 from svc_todo.service import TodoNotFound, TodoService
@@ -24,6 +25,12 @@ from svc_todo.service import TodoNotFound, TodoService
 WARN_BELOW_CHARACTERS_LEFT = 20  # the counter warns from 121 characters of 140 on
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+async def _first_page(todos: TodoService) -> dict[str, Any]:
+    """The list as a page first shows it: the newest todos, and a "load more" while more remain."""
+    page = await todos.page(DEFAULT_LIMIT)
+    return {"todos": page.todos, "next_cursor": page.next and page.next.cursor()}
 
 
 class PageController(Controller):
@@ -34,7 +41,7 @@ class PageController(Controller):
         self, todos: NamedDependency[TodoService], image: NamedDependency[HourlyImage]
     ) -> Template:
         context = {
-            "todos": await todos.list(),
+            **await _first_page(todos),
             "limit": TEXT_MAX_CHARACTERS,
             "warn_below": WARN_BELOW_CHARACTERS_LEFT,
             **_image_context(image),
@@ -48,7 +55,22 @@ class PageController(Controller):
 
     @get("/fragments/todos")
     async def todo_list(self, todos: NamedDependency[TodoService]) -> Template:
-        return Template("todo_list.html", context={"todos": await todos.list()})
+        return Template("todo_list.html", context=await _first_page(todos))
+
+    @get("/fragments/todos/more")
+    async def more_todos(
+        self, cursor: FromQuery[str], todos: NamedDependency[TodoService]
+    ) -> Template:
+        """The next page's items, swapped in place of the "load more" button that asked."""
+        try:
+            after = Position.from_cursor(cursor)
+        except BadCursor as exc:
+            raise ValidationException(detail=str(exc)) from exc
+        page = await todos.page(DEFAULT_LIMIT, after)
+        return Template(
+            "todo_more.html",
+            context={"todos": page.todos, "next_cursor": page.next and page.next.cursor()},
+        )
 
     @post("/fragments/todos", status_code=200)
     async def create(
@@ -65,7 +87,7 @@ class PageController(Controller):
                 headers={"HX-Retarget": "#form-error", "HX-Reswap": "innerHTML"},
                 media_type="text/plain",
             )
-        return Template("todo_list.html", context={"todos": await todos.list()})
+        return Template("todo_list.html", context=await _first_page(todos))
 
     @put("/fragments/todos/{todo_id:uuid}/done")
     async def set_done(

@@ -18,8 +18,15 @@ from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
 from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated, validate_todo_text
-from shared_runtime.database import AnyEngine, is_postgres, write_transaction
+from shared_runtime.database import (
+    AnyEngine,
+    CompiledQuery,
+    Slot,
+    is_postgres,
+    write_transaction,
+)
 from shared_runtime.telemetry import current_traceparent
+from svc_todo.listing import Position, TodoPage, TodoView
 from svc_todo.metrics import TODOS_CREATED
 from svc_todo.models import IdempotencyRow, OutboxRow, TodoRow
 
@@ -46,14 +53,52 @@ def _is_unique_violation(exc: Exception) -> bool:
     return type(exc).__name__ in {"UniqueViolationError", "IntegrityError"}
 
 
+_LIST_COLUMNS = (TodoRow.id, TodoRow.text, TodoRow.done, TodoRow.created_at, TodoRow.updated_at)
+
+
+class _PageQueries:
+    """The list's two statements (first page, page after a cursor) for each page size, built by
+    Piccolo once and reused: a list request only binds values and runs them."""
+
+    def __init__(self, engine: AnyEngine) -> None:
+        self._engine = engine
+        self._by_limit: dict[int, tuple[CompiledQuery, CompiledQuery]] = {}
+
+    def for_limit(self, limit: int) -> tuple[CompiledQuery, CompiledQuery]:
+        if (queries := self._by_limit.get(limit)) is None:
+            newest_first = TodoRow.select(*_LIST_COLUMNS).order_by(
+                TodoRow.created_at, TodoRow.id, ascending=False
+            )
+            after, after_id = Slot("created_at"), Slot("id")
+            queries = self._by_limit[limit] = (
+                CompiledQuery(self._engine, newest_first.limit(limit)),
+                CompiledQuery(
+                    self._engine,
+                    newest_first.where(
+                        (TodoRow.created_at < after)
+                        | ((TodoRow.created_at == after) & (TodoRow.id < after_id))
+                    ).limit(limit),
+                ),
+            )
+        return queries
+
+
 class TodoService:
     def __init__(self, engine: AnyEngine, on_commit: Callable[[], None]) -> None:
         self._engine = engine
         self._on_commit = on_commit
+        self._pages = _PageQueries(engine)
 
-    async def list(self) -> list[Todo]:
-        rows = await TodoRow.select().order_by(TodoRow.created_at, ascending=False)
-        return [_to_todo(row) for row in rows]
+    async def page(self, limit: int, after: Position | None = None) -> TodoPage:
+        """Up to `limit` todos, newest first, starting after `after` (from the start if None)."""
+        first, following = self._pages.for_limit(limit + 1)  # one more says whether more remain
+        if after is None:
+            rows = await first.rows()
+        else:
+            rows = await following.rows(created_at=after.created_at, id=after.id)
+        todos = [TodoView(*row.values()) for row in rows[:limit]]
+        last = todos[-1] if len(rows) > limit else None
+        return TodoPage(todos, None if last is None else Position(last.created_at, last.id))
 
     async def get(self, todo_id: uuid.UUID) -> Todo:
         row = await TodoRow.select().where(TodoRow.id == todo_id).first()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared_runtime.cli import service_parser
+from shared_runtime.imports import skip_unused_imports
 from shared_runtime.logging import configure_logging
 from svc_wikipedia.settings import WikipediaSettings
 
@@ -21,11 +22,6 @@ if TYPE_CHECKING:
     from svc_wikipedia.fetch_page import Interval
 
 SERVICE = "svc-wikipedia"
-
-# httpx imports its command-line client (click, rich, pygments) whenever those happen to be
-# installed, about a third of httpx's import time; httpx falls back cleanly when it is missing,
-# and nothing in this process runs it. Blocked here, at the process edge, before httpx loads.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def _interval(text: str) -> Interval:
@@ -58,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = _parser().parse_args(argv)
     settings = WikipediaSettings()
+    skip_unused_imports(settings.nats_url)
     configure_logging(SERVICE, settings.log_level)
     if arguments.command == "fetch-page":
         from svc_wikipedia.fetch_page import fetch_page
@@ -68,8 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         )
 
+    from shared_runtime.server import serve
     from shared_runtime.telemetry import configure_tracing
-    from shared_runtime.web import serve
     from svc_wikipedia.app import create_app
 
     configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)

@@ -11,12 +11,12 @@ import argparse
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal, get_args, get_origin
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings
 
 
 def service_parser(
-    prog: str, description: str, settings: type[BaseSettings]
+    prog: str, description: str, settings: type[BaseModel]
 ) -> argparse.ArgumentParser:
     """The parser of the command `prog` (also its distribution's name); add subcommands to it."""
     parser = argparse.ArgumentParser(
@@ -29,7 +29,7 @@ def service_parser(
     return parser
 
 
-def environment_help(settings: type[BaseSettings]) -> str:
+def environment_help(settings: type[BaseModel]) -> str:
     lines = ["environment variables:"]
     for name, field in settings.model_fields.items():
         lines.append(f"  {name.upper()}{_default(field)}")

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 
-class ServiceSettings(BaseSettings):
-    """The contract's shared environment names; each service extends this with its own."""
+class ServiceSettings(BaseModel):
+    """The contract's shared environment names; each service extends this with its own.
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    A field not passed explicitly is read from the environment variable of the same name in
+    upper case (`port` from `PORT`). A plain pydantic model instead of pydantic-settings: the
+    same validation, without its import cost in every cold start.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "INFO"
     data_dir: Path = Path(".data")
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        environment = {
+            name: value
+            for name in cls.model_fields
+            if name not in data and (value := os.environ.get(name.upper())) is not None
+        }
+        return {**environment, **data}
 
 
 class NatsSettings(ServiceSettings):

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from types import FrameType
 from typing import Any
 
-import uvicorn
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.middleware import DefineMiddleware
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ControllerRouterHandler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared_runtime.settings import ServiceSettings
-from shared_runtime.telemetry import shutdown_tracing
+from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext, error_body
+from shared_runtime.server import serve
+from shared_runtime.telemetry import is_recording
+
+__all__ = ["database_unavailable_response", "serve", "service_app"]
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when a hard dependency answers, otherwise the reason it does not."""
 
-INTERNAL_PATHS = ("/healthz", "/readyz", "/metrics")
-
-
-def _error_body(status_code: int, error: str, detail: Any, **extra: Any) -> dict[str, Any]:
-    return {"status_code": status_code, "error": error, "detail": detail, **extra}
-
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     extra = {"extra": exc.extra} if exc.extra else {}
     error = "validation_failed" if isinstance(exc, ValidationException) else "http_error"
     return Response(
-        _error_body(exc.status_code, error, exc.detail, **extra),
+        error_body(exc.status_code, error, exc.detail, **extra),
         status_code=exc.status_code,
         headers=exc.headers,
         media_type=MediaType.JSON,
@@ -45,7 +39,7 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return Response(
-        _error_body(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"),
+        error_body(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error"),
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         media_type=MediaType.JSON,
     )
@@ -55,7 +49,7 @@ def database_unavailable_response(request: Request[Any, Any, Any], exc: Exceptio
     """A request that needs the database while it is away: 503, so clients retry."""
     log.warning("database unavailable", extra={"path": request.url.path, "error": repr(exc)})
     return Response(
-        _error_body(HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "try again shortly"),
+        error_body(HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "try again shortly"),
         status_code=HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "1"},
         media_type=MediaType.JSON,
@@ -77,7 +71,11 @@ def health_handlers(checks: Sequence[ReadinessCheck]) -> list[ControllerRouterHa
             )
         return Response({"status": "ready"})
 
-    return [healthz, readyz, PrometheusController]
+    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    def metrics() -> Response[bytes]:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [healthz, readyz, metrics]
 
 
 def service_app(
@@ -88,16 +86,27 @@ def service_app(
     max_body_bytes: int = 16 * 1024,
     **litestar_options: Any,
 ) -> Litestar:
-    """A Litestar app with the contract's operational endpoints and error shape already wired."""
-    prometheus = PrometheusConfig(
-        app_name=service, prefix="http", group_path=True, exclude=list(INTERNAL_PATHS)
-    )
-    # One span per request; per-message send/receive spans cost a fifth of a small request.
-    telemetry = OpenTelemetryConfig(exclude=list(INTERNAL_PATHS), exclude_spans=["receive", "send"])
-    return Litestar(
+    """A Litestar app with the contract's operational endpoints and error shape already wired.
+
+    Requests are counted and timed per route; trace context reaches every log line. Spans are
+    recorded by OpenTelemetry's middleware only when an exporter is configured (see telemetry).
+    """
+    plugins = litestar_options.pop("plugins", [])
+    if is_recording():
+        from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+        # One span per request; per-message send/receive spans cost a fifth of a small request.
+        telemetry = OpenTelemetryConfig(
+            exclude=list(INTERNAL_PATHS), exclude_spans=["receive", "send"]
+        )
+        plugins = [OpenTelemetryPlugin(telemetry), *plugins]
+    app = Litestar(
         route_handlers=[*route_handlers, *health_handlers(readiness)],
-        middleware=[prometheus.middleware, *litestar_options.pop("middleware", [])],
-        plugins=[OpenTelemetryPlugin(telemetry), *litestar_options.pop("plugins", [])],
+        middleware=[
+            DefineMiddleware(RequestMetrics, app_name=service),
+            *litestar_options.pop("middleware", []),
+        ],
+        plugins=plugins,
         exception_handlers={
             HTTPException: _http_error,
             Exception: _unexpected_error,
@@ -107,43 +116,8 @@ def service_app(
         logging_config=None,
         **litestar_options,
     )
-
-
-class _Server(uvicorn.Server):
-    """Tells the app a shutdown began, so long-lived responses (SSE) end instead of holding it."""
-
-    def __init__(self, config: uvicorn.Config, on_signal: Sequence[Callable[[], None]]) -> None:
-        super().__init__(config)
-        self._on_signal = on_signal
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # A signal handler may interrupt the event loop mid-step: run the callbacks as ordinary
-        # loop callbacks, never inside the handler, so they see consistent asyncio state.
-        loop = asyncio.get_running_loop()
-        for callback in self._on_signal:
-            loop.call_soon_threadsafe(callback)
-        super().handle_exit(sig, frame)
-
-
-def serve(
-    app: Litestar,
-    settings: ServiceSettings,
-    *,
-    graceful_seconds: int = 20,
-    on_signal: Sequence[Callable[[], None]] = (),
-) -> None:
-    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown hooks,
-    flush traces."""
-    config = uvicorn.Config(
-        app,
-        host="0.0.0.0",
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=graceful_seconds,
-        lifespan="on",
-    )
-    try:
-        _Server(config, on_signal).run()
-    finally:
-        shutdown_tracing()
+    if not is_recording():
+        # Around everything, where Litestar puts OpenTelemetry's middleware: error logs written
+        # by the exception handlers still carry the trace id.
+        app.asgi_handler = TraceContext(app.asgi_handler)
+    return app
