@@ -77,3 +77,10 @@ def test_a_command_decoded_from_json_obeys_the_same_rule() -> None:
     cause = failure.value.errors()[0]["ctx"]["error"]
     assert isinstance(cause, TodoTextError)
     assert cause.reason == "text_contains_lone_surrogate"
+
+
+def test_the_command_schema_tells_publishers_the_rule() -> None:
+    text = CreateTodo.model_json_schema()["properties"]["text"]
+
+    assert (text["minLength"], text["maxLength"]) == (1, 140)
+    assert "no NUL, no lone surrogates" in text["description"]

@@ -21,6 +21,11 @@ class TodoTextError(ValueError):
         self.message = message
 
 
+TEXT_RULE = (
+    f"Trimmed, then 1..{TEXT_MAX_CHARACTERS} Unicode characters; no NUL, no lone surrogates, no"
+    " control characters other than tab, line feed and carriage return."
+)
+
 # Characters no todo may hold, each with its own reason. Ordinary whitespace stays allowed:
 # tab, line feed and carriage return inside a pasted text are harmless (the page shows them as a
 # space, chat messages as they are). Every other C0/C1 control character, DEL included, is
@@ -117,7 +122,11 @@ class TodoDeleted(BaseModel):
 class CreateTodo(BaseModel):
     """Data of the `todo.create.v1` command; the CloudEvent id is its idempotency key."""
 
-    text: str = Field(min_length=1, max_length=TEXT_MAX_CHARACTERS)
+    text: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX_CHARACTERS,
+        description=TEXT_RULE,
+    )
 
     @field_validator("text", mode="before")
     @classmethod
