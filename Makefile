@@ -10,7 +10,7 @@ PACKAGES := libs/contracts libs/runtime libs/testkit $(wildcard svc-*)
 INSTALL_INPUTS := constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down test lint format check-manifests docs clean
+.PHONY: help venv up down test test-unit lint format check-manifests docs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,7 +32,11 @@ down: ## Stop a `make up` running elsewhere (another terminal, the background)
 	@if [ -x $(BIN)/python ]; then $(BIN)/python tools/devstack.py down; fi
 
 test: $(BIN)/.installed ## Run the whole test suite (unit, integration, end to end)
+	@tools/system_packages.sh
 	$(BIN)/pytest
+
+test-unit: $(BIN)/.installed ## Run the unit tests only: seconds, no servers, no processes
+	$(BIN)/pytest -m unit
 
 lint: $(BIN)/.installed ## Lint (ruff) and type-check (mypy)
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +60,25 @@ APPS: dict[str, tuple[str, type[ServiceSettings], int, set[str]]] = {
         {"PINGPONG_URL", "GREETER_URL", "MESSAGE"},
     ),
 }
-_DEFAULTED = re.compile(r"\$\{(\w+):?-([^}]*)\}")
+_VARIABLE = re.compile(r"\$\{(\w+)(?::([-?])([^}]*))?\}")
 
 
-def resolved(value: object) -> str:
-    """A compose value as `docker compose` fills it with nothing set: `${X:-default}` -> default."""
-    return _DEFAULTED.sub(lambda m: m[2], str(value))
+class MissingVariable(Exception):
+    """What `docker compose` refuses to start with: a `${X:?message}` that is unset or empty."""
+
+
+def resolved(value: object, variables: Mapping[str, str]) -> str:
+    """A compose value as `docker compose` fills it from `variables` (the shell and `.env`):
+    `${X:-default}`, `${X:?message}` and `${X}`."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, operator, argument = match[1], match[2], match[3]
+        value = variables.get(name, "")
+        if operator == "?" and not value:
+            raise MissingVariable(f"required variable {name} is missing a value: {argument}")
+        return value or (argument if operator == "-" else "")
+
+    return _VARIABLE.sub(fill, str(value))
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +86,32 @@ def compose() -> dict[str, Any]:
     return dict(yaml.safe_load(COMPOSE_FILE.read_text()))
 
 
-def environment(compose: dict[str, Any], service: str) -> dict[str, str]:
-    return {k: resolved(v) for k, v in compose["services"][service]["environment"].items()}
+def generate_env(env_file: Path) -> str:
+    """Run the newcomer's one set-up step for compose; its output."""
+    return subprocess.run(
+        [sys.executable, REPO / "tools/compose_env.py", "--env-file", env_file],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+
+
+def read_env(env_file: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def dotenv(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The `.env` that `tools/compose_env.py` writes on first run."""
+    env_file = tmp_path_factory.mktemp("compose") / ".env"
+    generate_env(env_file)
+    return read_env(env_file)
+
+
+def environment(compose: dict[str, Any], service: str, dotenv: dict[str, str]) -> dict[str, str]:
+    given = compose["services"][service]["environment"]
+    return {k: resolved(v, dotenv) for k, v in given.items()}
 
 
 def service_dockerfiles() -> list[Path]:
@@ -136,7 +173,7 @@ def test_every_application_is_built_from_its_own_dockerfile_and_health_checked(
         service = services[name]
         assert service["build"] == {"context": ".", "dockerfile": f"{folder}/Dockerfile"}, name
         assert "healthcheck" not in service, f"{name}: the image's HEALTHCHECK is the one used"
-        assert service["ports"] == [f"{port}:{port}"], name
+        assert service["ports"] == [f"${{PUBLISH_ADDRESS:-127.0.0.1}}:{port}:{port}"], name
         assert service["read_only"] is True, name
     for name in ("postgres", "nats"):
         assert services[name]["healthcheck"]["test"], name
@@ -144,10 +181,10 @@ def test_every_application_is_built_from_its_own_dockerfile_and_health_checked(
 
 
 def test_every_application_gets_the_contract_names_and_only_names_it_reads(
-    compose: dict[str, Any],
+    compose: dict[str, Any], dotenv: dict[str, str]
 ) -> None:
     for name, (_, settings, port, contract) in APPS.items():
-        given = environment(compose, name)
+        given = environment(compose, name, dotenv)
         known = {field.upper() for field in settings.model_fields}
         assert set(given) - known == set(), f"{name} is given names it does not read"
         assert contract | {"PORT"} <= set(given), name
@@ -155,10 +192,12 @@ def test_every_application_gets_the_contract_names_and_only_names_it_reads(
         settings(**{key.lower(): value for key, value in given.items()})  # valid as given
 
 
-def test_applications_start_only_once_what_they_need_is_healthy(compose: dict[str, Any]) -> None:
+def test_applications_start_only_once_what_they_need_is_healthy(
+    compose: dict[str, Any], dotenv: dict[str, str]
+) -> None:
     services = compose["services"]
     for name in APPS:
-        given = environment(compose, name)
+        given = environment(compose, name, dotenv)
         needs = {
             dependency: condition["condition"]
             for dependency, condition in services[name].get("depends_on", {}).items()
@@ -184,31 +223,108 @@ def test_postgres_and_nats_are_the_versions_kubernetes_runs(compose: dict[str, A
     )
 
 
+def published(compose: dict[str, Any], variables: Mapping[str, str]) -> dict[str, list[str]]:
+    return {
+        name: [resolved(port, variables) for port in service["ports"]]
+        for name, service in compose["services"].items()
+        if "ports" in service
+    }
+
+
+def test_ports_are_published_on_loopback_unless_asked_otherwise(compose: dict[str, Any]) -> None:
+    nobody_set_anything = published(compose, {})
+    assert set(nobody_set_anything) == {*APPS, "nats"}
+    for name, ports in nobody_set_anything.items():
+        assert [p.split(":")[0] for p in ports] == ["127.0.0.1"], name
+    opened = published(compose, {"PUBLISH_ADDRESS": "0.0.0.0"})
+    assert opened["nats"] == ["0.0.0.0:4222:4222"]
+
+
+def password_references(compose_text: str) -> list[tuple[str, str]]:
+    """Every `${NAME...}` in compose.yaml whose name says it holds a password: (name, how)."""
+    return re.findall(r"\$\{(\w*PASSWORD\w*)([^}]*)\}", compose_text)
+
+
+def test_no_password_has_a_default_and_compose_refuses_to_start_without_one(
+    compose: dict[str, Any],
+) -> None:
+    references = password_references(COMPOSE_FILE.read_text())
+    assert references, "compose.yaml names no password"
+    assert [name for name, how in references if not how.startswith(":?")] == []
+    for service in ("postgres", "nats", "nats-provision", "todo", "pingpong"):
+        with pytest.raises(MissingVariable, match=r"run python3 tools/compose_env\.py"):
+            environment(compose, service, {})
+
+
+def test_compose_env_writes_a_random_password_for_each_once(tmp_path: Path) -> None:
+    needed = {name for name, _ in password_references(COMPOSE_FILE.read_text())}
+    env_file = tmp_path / ".env"
+
+    said = generate_env(env_file)
+    first = read_env(env_file)
+    said_again = generate_env(env_file)
+
+    assert set(first) == needed == {*_account_passwords().values(), "POSTGRES_PASSWORD"}
+    assert all(re.fullmatch(r"[A-Za-z]{32}", password) for password in first.values())
+    assert len(set(first.values())) == len(first)
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert read_env(env_file) == first, "a second run must keep the passwords"
+    assert "every password is already set" in said_again
+    assert not any(password in said + said_again for password in first.values())
+    other = tmp_path / "other.env"
+    generate_env(other)
+    assert set(read_env(other).values()).isdisjoint(first.values())
+
+
+def test_compose_env_fills_in_only_what_is_missing(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=DEBUG\nPOSTGRES_PASSWORD=chosen-by-me")
+
+    generate_env(env_file)
+    written = read_env(env_file)
+
+    assert written["LOG_LEVEL"] == "DEBUG"
+    assert written["POSTGRES_PASSWORD"] == "chosen-by-me"
+    assert written["NATS_TODO_PASSWORD"]
+
+
+def test_the_generated_env_file_stays_out_of_git() -> None:
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--quiet", ".env"], cwd=REPO, check=False
+    )
+    assert result.returncode == 0, ".env must be gitignored: it holds the compose passwords"
+
+
 def _account_passwords() -> dict[str, str]:
     """NATS user -> the variable holding its password, from nats/accounts.conf."""
     text = (REPO / "nats/accounts.conf").read_text()
     return dict(re.findall(r"user:\s*(\w+)\s*\n\s*password:\s*\$(NATS_\w+_PASSWORD)", text))
 
 
-def test_nats_gets_every_password_and_each_client_its_own_user(compose: dict[str, Any]) -> None:
+def test_nats_gets_every_password_and_each_client_its_own_user(
+    compose: dict[str, Any], dotenv: dict[str, str]
+) -> None:
     variables = _account_passwords()
-    assert set(environment(compose, "nats")) == set(variables.values())
+    assert set(environment(compose, "nats", dotenv)) == set(variables.values())
     clients = {n: s["environment"] for n, s in compose["services"].items() if n in APPS}
     clients = {n: env for n, env in clients.items() if "NATS_URL" in env}
     assert set(clients) == {"todo", "broadcaster", "wikipedia"}
     clients["nats-provision"] = compose["services"]["nats-provision"]["environment"]
     for name, given in clients.items():
         password_variable = variables[given["NATS_USER"]]
-        assert given["NATS_PASSWORD"].startswith(f"${{{password_variable}:-"), name
+        assert given["NATS_PASSWORD"].startswith(f"${{{password_variable}:?"), name
         assert given.get("DECLARE_STREAMS") == ("false" if name in APPS else None), name
 
 
 @pytest.fixture
 def compose_nats(
-    compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[NatsServer]:
-    """nats-server as compose runs it: nats/single.conf with the compose passwords."""
-    for variable, password in environment(compose, "nats").items():
+    """nats-server as compose runs it: nats/single.conf with the generated passwords."""
+    for variable, password in environment(compose, "nats", dotenv).items():
         monkeypatch.setenv(variable, password)
     server = NatsServer(tmp_path / "jetstream", config_file=REPO / "nats/single.conf")
     server.start()
@@ -216,8 +332,8 @@ def compose_nats(
     server.stop(kill=True)
 
 
-def provision(compose: dict[str, Any], nats_url: str) -> None:
-    env = {**environment(compose, "nats-provision"), "NATS_URL": nats_url}
+def provision(compose: dict[str, Any], dotenv: dict[str, str], nats_url: str) -> None:
+    env = {**environment(compose, "nats-provision", dotenv), "NATS_URL": nats_url}
     assert compose["services"]["nats-provision"]["command"][-1] == "/provision/jetstream"
     subprocess.run(
         [sys.executable, REPO / "nats/provision.py", REPO / "nats/jetstream"],
@@ -237,20 +353,25 @@ def provision(compose: dict[str, Any], nats_url: str) -> None:
     ],
 )
 def test_after_nats_provision_a_service_binds_as_its_own_user(
-    name: str, compose: dict[str, Any], compose_nats: NatsServer, database_url: str, tmp_path: Path
+    name: str,
+    compose: dict[str, Any],
+    dotenv: dict[str, str],
+    compose_nats: NatsServer,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
-    provision(compose, compose_nats.url)
-    provision(compose, compose_nats.url)  # a second `docker compose up` provisions again
+    provision(compose, dotenv, compose_nats.url)
+    provision(compose, dotenv, compose_nats.url)  # a second `docker compose up` provisions again
     overrides = {
         "NATS_URL": compose_nats.url,
         "DATA_DIR": str(tmp_path / "data"),
         "IMAGE_SOURCE_URL": "http://127.0.0.1:9/no-outside-calls",
         "SUGGEST_EVERY_MINUTES": "0",
     }
-    if "DATABASE_URL" in environment(compose, name):
+    if "DATABASE_URL" in environment(compose, name, dotenv):
         overrides["DATABASE_URL"] = database_url
     port = free_port()
-    env = {**environment(compose, name), **overrides, "PORT": str(port)}
+    env = {**environment(compose, name, dotenv), **overrides, "PORT": str(port)}
     log = tmp_path / f"{name}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,8 +21,39 @@ class TodoTextError(ValueError):
         self.message = message
 
 
+TEXT_RULE = (
+    f"Trimmed, then 1..{TEXT_MAX_CHARACTERS} Unicode characters; no NUL, no lone surrogates, no"
+    " control characters other than tab, line feed and carriage return."
+)
+
+# Characters no todo may hold, each with its own reason. Ordinary whitespace stays allowed:
+# tab, line feed and carriage return inside a pasted text are harmless (the page shows them as a
+# space, chat messages as they are). Every other C0/C1 control character, DEL included, is
+# invisible or garbles a page or a terminal; NUL is refused by PostgreSQL; a lone surrogate
+# (U+D800..U+DFFF not in a pair, possible in JSON's `\ud800`) is not a character at all and
+# cannot be encoded as UTF-8.
+_FORBIDDEN = (
+    (re.compile(r"\x00"), "text_contains_nul", "the NUL character"),
+    (
+        re.compile(r"[\ud800-\udfff]"),
+        "text_contains_lone_surrogate",
+        "a lone surrogate (half of a UTF-16 pair, not a character)",
+    ),
+    (
+        re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
+        "text_contains_control_character",
+        "control characters other than tab and line breaks",
+    ),
+)
+
+
 def validate_todo_text(value: Any) -> str:
-    """Trim, then require 1..140 Unicode characters (code points, so an emoji counts once)."""
+    """Trim, refuse characters no page or database can hold, then require 1..140 Unicode
+    characters (code points, so an emoji counts once).
+
+    Each refusal has its own stable `reason`; content is checked before length, so an
+    over-long text with a NUL is refused for the NUL.
+    """
     if value is None:
         raise TodoTextError("missing_text", "text is required")
     if not isinstance(value, str):
@@ -29,6 +61,13 @@ def validate_todo_text(value: Any) -> str:
     text = value.strip()
     if not text:
         raise TodoTextError("empty_text", "text must not be empty or only whitespace")
+    for pattern, reason, what in _FORBIDDEN:
+        if found := pattern.search(text):
+            raise TodoTextError(
+                reason,
+                f"text must not contain {what}: "
+                f"U+{ord(found.group()):04X} at character {found.start() + 1}",
+            )
     if len(text) > TEXT_MAX_CHARACTERS:
         raise TodoTextError(
             "text_too_long",
@@ -83,7 +122,11 @@ class TodoDeleted(BaseModel):
 class CreateTodo(BaseModel):
     """Data of the `todo.create.v1` command; the CloudEvent id is its idempotency key."""
 
-    text: str = Field(min_length=1, max_length=TEXT_MAX_CHARACTERS)
+    text: str = Field(
+        min_length=1,
+        max_length=TEXT_MAX_CHARACTERS,
+        description=TEXT_RULE,
+    )
 
     @field_validator("text", mode="before")
     @classmethod

@@ -7,6 +7,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
+
+# `serve_forever` sees `shutdown()` only between polls; its default 0.5 s made every test that
+# stopped a fake server wait that long.
+SHUTDOWN_POLL_SECONDS = 0.02
+
+
+def serve_in_background(server: BaseServer) -> None:
+    """Serve on a daemon thread that `server.shutdown()` stops within a few milliseconds."""
+    threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+    ).start()
 
 
 @dataclass
@@ -63,7 +75,7 @@ class FakeHttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> FakeHttpServer:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        serve_in_background(self._httpd)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,7 +1,8 @@
 """PostgreSQL for integration tests: one fresh database per test on a server we can reach.
 
 Providers, in order: a testcontainers container when a Docker engine answers (see `containers`),
-`TEST_DATABASE_URL`, or a throwaway cluster made with `initdb`/`pg_ctl` when they are on PATH.
+`TEST_DATABASE_URL`, or a throwaway cluster made with `initdb`/`pg_ctl` when they are on PATH or
+in Debian's `/usr/lib/postgresql/<version>/bin` (the `postgresql` package keeps them off PATH).
 """
 
 from __future__ import annotations
@@ -25,23 +26,25 @@ class ThrowawayCluster:
     def __init__(self) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="pg-test-"))
         self.port = free_port()
+        self.initdb = _program("initdb") or "initdb"
+        self.pg_ctl = _program("pg_ctl") or "pg_ctl"
 
     @staticmethod
     def available() -> bool:
-        return bool(shutil.which("initdb") and shutil.which("pg_ctl"))
+        return bool(_program("initdb") and _program("pg_ctl"))
 
     def start(self) -> str:
         data = self.directory / "data"
         run_as = _unprivileged_prefix(self.directory)
         subprocess.run(
-            [*run_as, "initdb", "-D", str(data), "-U", "postgres", "-A", "trust"],
+            [*run_as, self.initdb, "-D", str(data), "-U", "postgres", "-A", "trust"],
             check=True,
             capture_output=True,
         )
         subprocess.run(
             [
                 *run_as,
-                "pg_ctl",
+                self.pg_ctl,
                 "-D",
                 str(data),
                 "-w",
@@ -59,11 +62,20 @@ class ThrowawayCluster:
     def stop(self) -> None:
         run_as = _unprivileged_prefix(self.directory)
         subprocess.run(
-            [*run_as, "pg_ctl", "-D", str(self.directory / "data"), "-m", "fast", "stop"],
+            [*run_as, self.pg_ctl, "-D", str(self.directory / "data"), "-m", "fast", "stop"],
             check=False,
             capture_output=True,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _program(name: str) -> str | None:
+    """`name` on PATH, else from the newest PostgreSQL Debian installed."""
+    if found := shutil.which(name):
+        return found
+    installed = Path("/usr/lib/postgresql").glob(f"*/bin/{name}")
+    newest = max(installed, key=lambda path: int(path.parts[-3]), default=None)
+    return None if newest is None else str(newest)
 
 
 def _unprivileged_prefix(directory: Path) -> list[str]:

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from shared_testkit.fake_http import serve_in_background
+
 
 @dataclass(frozen=True)
 class Received:
@@ -85,7 +87,6 @@ class WebhookSink:
                 """Quiet: the test reads `received`, not a log."""
 
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -120,7 +121,7 @@ class WebhookSink:
         return Counter(r.idempotency_key for r in self.accepted())
 
     def start(self) -> WebhookSink:
-        self._thread.start()
+        serve_in_background(self._server)
         return self
 
     def stop(self) -> None:
