@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 AnyEngine = PostgresEngine | SQLiteEngine
 CONNECT_TIMEOUT_SECONDS = 5
+QUERY_TIMEOUT_SECONDS = 5.0
 
 
 class SchemaMigration(Table, tablename="schema_migrations"):
@@ -52,7 +54,20 @@ class _PostgresEngine(PostgresEngine):
 
 def engine_for(database_url: str | None, data_dir: Path, sqlite_name: str) -> AnyEngine:
     if database_url:
-        return _PostgresEngine(config={"dsn": database_url, "timeout": CONNECT_TIMEOUT_SECONDS})
+        return _PostgresEngine(
+            config={
+                "dsn": database_url,
+                "timeout": CONNECT_TIMEOUT_SECONDS,
+                # A deadline on every statement, client side (a frozen or partitioned server)
+                # and server side (a stuck query, a transaction left open); past it the request
+                # answers 503 and its transaction is rolled back.
+                "command_timeout": QUERY_TIMEOUT_SECONDS,
+                "server_settings": {
+                    "statement_timeout": str(int(QUERY_TIMEOUT_SECONDS * 1000)),
+                    "idle_in_transaction_session_timeout": str(int(QUERY_TIMEOUT_SECONDS * 2000)),
+                },
+            }
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     return SQLiteEngine(path=str(data_dir / sqlite_name), timeout=30)
 
@@ -66,11 +81,27 @@ def bind(tables: Iterable[type[Table]], engine: AnyEngine) -> None:
         table._meta.db = engine
 
 
-def write_transaction(engine: AnyEngine) -> Any:
-    """A transaction that takes the write lock up front on SQLite, so writers queue, not fail."""
+@asynccontextmanager
+async def write_transaction(engine: AnyEngine) -> AsyncIterator[None]:
+    """A transaction that takes the write lock up front on SQLite, so writers queue, not fail.
+
+    On PostgreSQL a transaction whose commit or rollback failed (its connection cut by a
+    restart) is cleaned up here: Piccolo would leave it as the task's current transaction, so
+    every later query of that task (the outbox relay runs in one) would use the dead connection,
+    and its connection checked out of the pool for good."""
     if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield
+        return
+    transaction = engine.transaction()
+    try:
+        async with transaction:
+            yield
+    except BaseException:
+        if engine.current_transaction.get() is transaction:
+            engine.current_transaction.reset(transaction.context)
+            transaction.connection.terminate()  # returns it to the pool, to be replaced
+        raise
 
 
 class Slot:
@@ -119,9 +150,17 @@ async def open_engine(engine: AnyEngine, *, pool_size: int = 10) -> None:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
 
 
-async def close_engine(engine: AnyEngine) -> None:
+async def close_engine(engine: AnyEngine, timeout: float = 5.0) -> None:
+    """Close the pool gracefully, or cut it after `timeout`: a connection broken in the middle of
+    an operation (a database restart) can stay checked out for good, and a graceful close would
+    wait for it forever."""
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
-        await engine.close_connection_pool()
+        try:
+            await asyncio.wait_for(engine.pool.close(), timeout)
+        except TimeoutError:
+            log.warning("database pool did not close in time; connections cut")
+            engine.pool.terminate()
+        engine.pool = None
 
 
 async def ping(engine: AnyEngine, timeout: float = 2.0) -> str | None:
@@ -156,9 +195,11 @@ async def migrate(engine: AnyEngine, migrations: Iterable[Migration]) -> list[st
 
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    OSError,
+    OSError,  # TimeoutError too: a statement past its deadline
     asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # shutting down, restarting, statement timeout
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection cut in the middle of an operation
     asyncpg.InvalidAuthorizationSpecificationError,
     asyncpg.InvalidPasswordError,
     asyncpg.InvalidCatalogNameError,

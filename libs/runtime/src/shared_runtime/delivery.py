@@ -44,7 +44,7 @@ from opentelemetry.trace import SpanKind
 
 from shared_contracts.catalog import DLQ_SUBJECT_HEADER, Consumer, DeliverFrom
 from shared_contracts.cloudevents import CloudEvent, InvalidEvent
-from shared_runtime.messaging import dead_letter
+from shared_runtime.messaging import cancel_within, dead_letter
 from shared_runtime.telemetry import context_from
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ _tracer = trace.get_tracer(__name__)
 PULL_EXPIRES_SECONDS = 30.0
 IDLE_HEARTBEAT_SECONDS = 5.0
 WATCH_SECONDS = 1.0
+CANCEL_SECONDS = 2.0
 STATUS_HEADER = "Status"
 PENDING_MESSAGES_HEADER = "Nats-Pending-Messages"
 
@@ -251,14 +252,12 @@ class DurableConsumer:
                 extra={"consumer": self.name, "count": len(self._tasks)},
             )
             _, late = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
-            for task in late:
-                task.cancel()
             if late:
                 log.warning(
                     "handlers still running at shutdown; their messages are handed back",
                     extra={"consumer": self.name, "count": len(late)},
                 )
-                await asyncio.wait(late)
+                await asyncio.gather(*(cancel_within(task, CANCEL_SECONDS) for task in late))
         with contextlib.suppress(NatsError, TimeoutError):
             await self._nc.flush(timeout=2)  # the acks and naks above reach the server
 

@@ -23,6 +23,22 @@ from shared_runtime.settings import NatsSettings
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
+CLOSE_SECONDS = 5.0
+
+
+async def cancel_within(task: asyncio.Task[Any], seconds: float) -> bool:
+    """Cancel `task` and wait for it at most `seconds`; True if it ended. Cancelled again and
+    again: nats-py swallows a cancellation in places (a flush, a connect attempt), so one
+    `cancel()` may not stop a task that is inside it."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not task.done():
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            log.warning("task did not stop when cancelled", extra={"task": task.get_name()})
+            return False
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(0.1, remaining))
+    return True
 
 
 def credentials(settings: NatsSettings) -> dict[str, str]:
@@ -199,12 +215,12 @@ class NatsLink:
     async def close(self) -> None:
         """Stop trying; drain the connection, so acks and publishes in flight are delivered."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_within(self._task, CLOSE_SECONDS)
         if self._client is not None and not self._client.is_closed:
             with contextlib.suppress(NatsError, TimeoutError):
-                await self._client.drain()
+                await asyncio.wait_for(self._client.drain(), CLOSE_SECONDS)
+            if not self._client.is_closed:
+                await self._client.close()
 
     async def _open(self) -> None:
         import stamina

@@ -33,6 +33,10 @@ class ThrowawayCluster:
     def available() -> bool:
         return bool(_program("initdb") and _program("pg_ctl"))
 
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
     def start(self) -> str:
         data = self.directory / "data"
         run_as = _unprivileged_prefix(self.directory)
@@ -41,32 +45,35 @@ class ThrowawayCluster:
             check=True,
             capture_output=True,
         )
+        self._pg_ctl("start")
+        return self.admin_url
+
+    def restart(self) -> None:
+        """A fast restart, as an operator or a failover would: open connections are cut."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        self._pg_ctl("stop", "-m", "fast", check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _pg_ctl(self, action: str, *options: str, check: bool = True) -> None:
         subprocess.run(
             [
-                *run_as,
+                *_unprivileged_prefix(self.directory),
                 self.pg_ctl,
                 "-D",
-                str(data),
+                str(self.directory / "data"),
                 "-w",
                 "-l",
                 str(self.directory / "log"),
                 "-o",
                 f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1",
-                "start",
+                action,
+                *options,
             ],
-            check=True,
+            check=check,
             capture_output=True,
         )
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def stop(self) -> None:
-        run_as = _unprivileged_prefix(self.directory)
-        subprocess.run(
-            [*run_as, self.pg_ctl, "-D", str(self.directory / "data"), "-m", "fast", "stop"],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _program(name: str) -> str | None:

@@ -1,0 +1,116 @@
+"""PostgreSQL restarts under a steady write load: writes answer 503 during the gap and recover
+without a restart of svc-todo; every accepted todo is stored and published exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from shared_testkit.asgi_server import serve_app
+from shared_testkit.polling import eventually
+from shared_testkit.postgres import ThrowawayCluster, create_database
+from svc_todo.app import create_app
+from svc_todo.settings import TodoSettings
+
+pytestmark = pytest.mark.integration
+
+WRITERS = 4
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[ThrowawayCluster]:
+    """A private cluster this test may restart (the shared test server must stay up)."""
+    if not ThrowawayCluster.available():
+        pytest.skip("initdb and pg_ctl are needed to restart PostgreSQL under load")
+    cluster = ThrowawayCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+async def test_writes_survive_a_postgres_restart_with_nothing_lost_or_doubled(
+    restartable_postgres: ThrowawayCluster,
+    nats_url: str,
+    jetstream: JetStreamContext,
+    tmp_path: Path,
+) -> None:
+    database_url = await create_database(restartable_postgres.admin_url)
+    settings = TodoSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        data_dir=tmp_path / "todo",
+        image_source_url="http://127.0.0.1:9/unreachable",
+        outbox_sweep_seconds=0.5,
+    )
+    statuses: Counter[int] = Counter()
+    accepted: list[str] = []
+    writing = True
+
+    async def writer(client: httpx.AsyncClient, number: int) -> None:
+        sent = 0
+        while writing:
+            response = await client.post("/api/todos", json={"text": f"writer {number} #{sent}"})
+            statuses[response.status_code] += 1
+            if response.status_code == 201:
+                accepted.append(response.json()["id"])
+            else:
+                assert response.status_code == 503, response.text
+                assert response.headers["Retry-After"]
+            sent += 1
+            await asyncio.sleep(0.02)  # a steady load, not a synchronisation
+
+    async with serve_app(create_app(settings)) as client:
+        writers = [asyncio.create_task(writer(client, n)) for n in range(WRITERS)]
+        try:
+            await eventually(lambda: _at_least(accepted, 50), timeout=30)
+            await asyncio.to_thread(restartable_postgres.restart)
+            after_restart = len(accepted) + 50
+            await eventually(lambda: _at_least(accepted, after_restart), timeout=30)
+        finally:
+            writing = False
+            await asyncio.gather(*writers)
+
+        async def all_published() -> bool:
+            stored = (await jetstream.stream_info("TODOS")).state.messages
+            return stored >= len(accepted)
+
+        await eventually(all_published, timeout=30)
+
+    stored = await _stored_ids(database_url)
+    published = Counter(await _published_ids(jetstream))
+    assert set(accepted) <= stored, "an accepted todo was lost"
+    assert set(published) == stored, "the stream and the database disagree"
+    assert set(published.values()) == {1}, "an event was published twice"
+    print(f"statuses during the restart: {dict(statuses)}")
+
+
+async def _at_least(items: list[str], count: int) -> bool:
+    return len(items) >= count
+
+
+async def _stored_ids(database_url: str) -> set[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return {str(row["id"]) for row in await connection.fetch("SELECT id FROM todo")}
+    finally:
+        await connection.close()
+
+
+async def _published_ids(js: JetStreamContext) -> list[str]:
+    """The todo id of every event on TODOS, read with one ordered consumer."""
+    total = (await js.stream_info("TODOS")).state.messages
+    ids: list[str] = []
+    subscription = await js.subscribe("todos.events.>", ordered_consumer=True)
+    while len(ids) < total:
+        message = await subscription.next_msg(timeout=5)
+        ids.append(json.loads(message.data)["id"])
+    await subscription.unsubscribe()
+    return ids
