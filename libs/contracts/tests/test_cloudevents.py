@@ -111,3 +111,14 @@ def test_the_catalog_routes_every_channel_to_its_stream() -> None:
     assert dlq_subject("broadcaster") == "dlq.broadcaster"
     subjects = [subject for stream in STREAMS for subject in stream.subjects]
     assert len(subjects) == len(set(subjects))
+
+
+def test_json_nested_too_deeply_is_an_invalid_event_not_a_crash() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        CloudEvent(id="1", type="t", source="/s", data=deep).json_data()
+    structured = (
+        b'{"specversion": "1.0", "id": "1", "type": "t", "source": "/s", "data": ' + deep + b"}"
+    )
+    with pytest.raises(InvalidEvent, match="nested too deeply"):
+        CloudEvent.from_http({"content-type": "application/cloudevents+json"}, structured)

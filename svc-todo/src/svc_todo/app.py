@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import Litestar, MediaType, get
+from litestar import Litestar, MediaType, Request, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -37,6 +37,10 @@ from svc_todo.service import TodoService
 from svc_todo.settings import SERVICE, TodoSettings
 
 PACKAGE_DIR = Path(__file__).parent
+
+
+def no_such_file(_: Request[Any, Any, Any], __: ValueError) -> Response[dict[str, Any]]:
+    return Response({"status_code": 404, "detail": "Not Found"}, status_code=404)
 
 
 def create_app(settings: TodoSettings) -> Litestar:
@@ -101,7 +105,12 @@ def create_app(settings: TodoSettings) -> Litestar:
             TodoController,
             PageController,
             asyncapi_document,
-            create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"]),
+            create_static_files_router(
+                path="/static",
+                directories=[PACKAGE_DIR / "static"],
+                # a path no file can have (a NUL in it) is not found, not a server error
+                exception_handlers={ValueError: no_such_file},
+            ),
         ],
         readiness=[database.readiness],
         lifespan=[lifespan],

@@ -67,6 +67,8 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
         document = json.loads(body)
     except ValueError as exc:
         raise Rejected("invalid_json", f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # fits in 16 KiB: a thousand nested brackets
+        raise Rejected("invalid_json", "the body is JSON nested too deeply") from exc
     if not isinstance(document, dict):
         raise Rejected("body_not_object", "the body must be a JSON object")
     return document

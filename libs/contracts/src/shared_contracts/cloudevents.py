@@ -59,6 +59,8 @@ class CloudEvent:
             return json.loads(self.data or b"null")
         except ValueError as exc:
             raise InvalidEvent(f"data is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise InvalidEvent("data is JSON nested too deeply") from exc
 
     def nats_headers(self) -> dict[str, str]:
         headers = {
@@ -97,6 +99,8 @@ class CloudEvent:
             document = json.loads(body)
         except ValueError as exc:
             raise InvalidEvent(f"structured event is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise InvalidEvent("structured event is JSON nested too deeply") from exc
         if not isinstance(document, dict):
             raise InvalidEvent("structured event must be a JSON object")
         data = document.pop("data", {})
