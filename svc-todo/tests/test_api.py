@@ -64,6 +64,22 @@ async def test_retried_post_with_idempotency_key_returns_the_original(client: Cl
     assert len((await client.get("/api/todos")).json()) == 1
 
 
+async def test_a_key_reused_with_a_different_body_is_refused_with_422(client: Client) -> None:
+    first = await create(client, "pay rent", **{"Idempotency-Key": "rent-2026-12"})
+    same_after_trimming = await client.post(
+        "/api/todos", json={"text": "  pay rent "}, headers={"Idempotency-Key": "rent-2026-12"}
+    )
+    other = await client.post(
+        "/api/todos", json={"text": "pay the gym"}, headers={"Idempotency-Key": "rent-2026-12"}
+    )
+
+    assert same_after_trimming.status_code == 201
+    assert same_after_trimming.json() == first
+    assert other.status_code == 422
+    assert other.json()["error"] == "idempotency_key_reused"
+    assert [t["text"] for t in (await client.get("/api/todos")).json()] == ["pay rent"]
+
+
 async def test_concurrent_posts_with_one_key_create_one_todo(client: Client) -> None:
     responses = await asyncio.gather(
         *(

@@ -82,3 +82,22 @@ async def test_invalid_commands_go_to_the_dead_letter_queue_with_reasons(
 
 async def _has(client: httpx.AsyncClient, text: str) -> bool:
     return text in await todo_texts(client)
+
+
+async def test_a_command_id_reused_for_another_text_is_dead_lettered_at_once(
+    todo_app: StartTodo, jetstream: JetStreamContext
+) -> None:
+    async with todo_app() as client:
+        await consumer_bound(jetstream, CREATE_TODO.stream.name, TODO_COMMANDS_CONSUMER.durable)
+        first = command("water the plants", event_id="reused-id")
+        await jetstream.publish(CREATE_TODO.subject, first.data, headers=first.nats_headers())
+        await eventually(lambda: _has(client, "water the plants"))
+        other = command("feed the cat", event_id="reused-id")
+        headers = {**other.nats_headers(), "Nats-Msg-Id": "past-the-duplicate-window"}
+        await jetstream.publish(CREATE_TODO.subject, other.data, headers=headers)
+        [dead] = await wait_for_messages(jetstream, "DLQ", 1)
+        texts = await todo_texts(client)
+
+    assert texts == ["water the plants"]
+    assert (dead.headers or {})["dlq-reason"].startswith("idempotency_key_reused")
+    assert (dead.headers or {})["dlq-deliveries"] == "1"

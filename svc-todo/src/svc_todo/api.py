@@ -11,12 +11,12 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, QueryParameter
-from litestar.status_codes import HTTP_304_NOT_MODIFIED
+from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_422_UNPROCESSABLE_ENTITY
 
 from shared_contracts.todos import Todo, TodoTextError
 from svc_todo.listing import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, Position, entity_tag, matches
 from svc_todo.rejections import Rejected, read_json_object, reject_unknown_fields
-from svc_todo.service import TodoNotFound, TodoService
+from svc_todo.service import IdempotencyKeyReused, TodoNotFound, TodoService
 
 IdempotencyKey = Annotated[
     str | None,
@@ -103,6 +103,12 @@ class TodoController(Controller):
             return await todos.create(document.get("text"), idempotency_key=key, via="http")
         except TodoTextError as exc:
             raise Rejected.from_text_error(exc) from exc
+        except IdempotencyKeyReused as exc:
+            raise Rejected(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different body",
+                HTTP_422_UNPROCESSABLE_ENTITY,
+            ) from exc
 
     @get("/{todo_id:uuid}")
     async def get_todo(self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]) -> Todo:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from shared_contracts.todos import CreateTodo, TodoTextError
 from shared_runtime.delivery import Delivery, Reject
 from svc_todo.metrics import TODOS_REJECTED
-from svc_todo.service import TodoService
+from svc_todo.service import IdempotencyKeyReused, TodoService
 
 
 class CreateTodoOnCommand:
@@ -29,7 +29,14 @@ class CreateTodoOnCommand:
             reason = _rejection(exc)
             TODOS_REJECTED.labels(reason=reason).inc()
             raise Reject(f"{reason}: {exc}") from exc
-        await self._service.create(text, idempotency_key=f"command:{delivery.event.id}", via="nats")
+        try:
+            await self._service.create(
+                text, idempotency_key=f"command:{delivery.event.id}", via="nats"
+            )
+        except IdempotencyKeyReused as exc:
+            raise Reject(
+                "idempotency_key_reused: this command id created a different todo"
+            ) from exc
         return "created"
 
 

@@ -38,6 +38,11 @@ class TodoNotFound(LookupError):
     pass
 
 
+class IdempotencyKeyReused(ValueError):
+    """The key already created a todo from a different text (as Stripe and the IETF
+    idempotency-key draft answer it: 422, not the first todo)."""
+
+
 def _to_todo(row: dict[str, Any]) -> Todo:
     """Rows come typed from the database, so there is nothing to validate again."""
     return Todo.model_construct(
@@ -107,7 +112,8 @@ class TodoService:
         return _to_todo(row)
 
     async def create(self, text: object, *, idempotency_key: str | None = None, via: str) -> Todo:
-        """Create a todo; a key seen before returns the todo it first created instead."""
+        """Create a todo; a key seen before returns the todo it first created instead, or raises
+        IdempotencyKeyReused when that todo was created from a different text."""
         text = validate_todo_text(text)
         try:
             todo, created = await self._create_once(text, idempotency_key)
@@ -116,6 +122,8 @@ class TodoService:
                 raise
             # A concurrent request with the same key won the race: answer with its todo.
             todo, created = await self._recorded(idempotency_key), False
+        if not created and todo.text != text:
+            raise IdempotencyKeyReused(idempotency_key or "")
         if created:
             self._on_commit()
             TODOS_CREATED.labels(via=via).inc()
