@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,12 @@ from shared_runtime.database import (
     CompiledQuery,
     DatabaseGate,
     close_engine,
+    unavailable,
 )
 from svc_pingpong.held_sqlite import HeldSqliteConnection
 from svc_pingpong.models import MIGRATIONS, PONGS_COUNTER, CounterRow
+
+log = logging.getLogger(__name__)
 
 
 class CounterUnavailable(Exception):
@@ -75,5 +79,6 @@ class PongCounter:
                 return await self._held_sqlite.fetch(query)
             rows = await query.rows()
         except DATABASE_UNAVAILABLE as exc:
-            raise CounterUnavailable(f"database unavailable: {type(exc).__name__}: {exc}") from exc
+            log.warning("counter unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+            raise CounterUnavailable(unavailable(exc)) from exc
         return rows

@@ -168,8 +168,14 @@ async def ping(engine: AnyEngine, timeout: float = 2.0) -> str | None:
     try:
         await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
-        return f"database unavailable: {type(exc).__name__}: {exc}"[:300]
+        log.warning("database check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return unavailable(exc)
     return None
+
+
+def unavailable(exc: BaseException) -> str:
+    """The reason `/readyz` shows: the kind of failure, never the address (the log has it)."""
+    return f"database unavailable ({type(exc).__name__})"
 
 
 async def migrate(engine: AnyEngine, migrations: Iterable[Migration]) -> list[str]:
@@ -247,8 +253,10 @@ class DatabaseGate:
                     await self._then()
             except Exception as exc:  # noqa: BLE001 - retried; readiness reports it
                 attempt += 1
-                self.not_ready_reason = f"database unavailable: {type(exc).__name__}: {exc}"[:300]
-                log.warning("database not available yet", extra={"error": self.not_ready_reason})
+                self.not_ready_reason = unavailable(exc)
+                log.warning(
+                    "database not available yet", extra={"error": f"{type(exc).__name__}: {exc}"}
+                )
                 await close_engine(self._engine)
                 await asyncio.sleep(min(self._max_backoff, 0.2 * 2**attempt))
             else:
