@@ -104,7 +104,8 @@ class Suggester:
             stored = await publish_event(self._js, CREATE_TODO.subject, event)
         except nats.errors.Error as exc:
             FAILURES.labels("publish").inc()
-            raise PublishFailed(f"could not publish the todo command: {exc!r}") from exc
+            log.warning("todo command not published", extra={"error": repr(exc)})
+            raise PublishFailed("could not publish the todo command") from exc
 
         suggestion = Suggestion(command_id=event.id, url=url, duplicate=not stored)
         SUGGESTIONS.labels("duplicate" if suggestion.duplicate else "published").inc()

@@ -153,8 +153,11 @@ def _raise_for_server_error(response: httpx.Response) -> None:
 
 
 def _request_failure(exc: httpx.HTTPError | httpx.InvalidURL) -> WikipediaUnavailable:
+    """What went wrong, in words a caller may see; the exception itself (addresses included)
+    only in the log."""
+    log.warning("wikipedia request failed", extra={"error": repr(exc)})
     if isinstance(exc, httpx.InvalidURL):
-        return WikipediaUnavailable(FailureKind.BAD_RESPONSE, f"redirect to an invalid URL: {exc}")
+        return WikipediaUnavailable(FailureKind.BAD_RESPONSE, "redirect to an invalid URL")
     if isinstance(exc, httpx.TimeoutException):
-        return WikipediaUnavailable(FailureKind.TIMEOUT, f"Wikipedia timed out: {exc!r}")
-    return WikipediaUnavailable(FailureKind.UNREACHABLE, f"Wikipedia unreachable: {exc!r}")
+        return WikipediaUnavailable(FailureKind.TIMEOUT, "Wikipedia timed out")
+    return WikipediaUnavailable(FailureKind.UNREACHABLE, "Wikipedia unreachable")
