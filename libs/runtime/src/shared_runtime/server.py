@@ -9,9 +9,45 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared_runtime.settings import ServiceSettings
 from shared_runtime.telemetry import shutdown_tracing
+
+
+def header_deadline_protocol(seconds: float) -> type[HttpToolsProtocol]:
+    """httptools' protocol with a deadline on each request's headers: uvicorn has none, so a
+    client sending headers slowly (or never finishing them) would hold a connection forever."""
+
+    class HeaderDeadline(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self.transport.close)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+    return HeaderDeadline
 
 
 class _Server(uvicorn.Server):
@@ -49,7 +85,7 @@ def serve(
         lifespan="on",
         # The fastest pair uvicorn supports (measured in bench/RESULTS.md); both are dependencies.
         loop="uvloop",
-        http="httptools",
+        http=header_deadline_protocol(settings.http_header_timeout_seconds),
     )
     try:
         _Server(config, on_signal).run()

@@ -24,6 +24,12 @@ class ServiceSettings(BaseModel):
     data_dir: Path = Path(".data")
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str | None = None
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's headers must arrive within this, or the "
+        "connection is closed (half-sent headers would otherwise hold it forever).",
+    )
 
     @model_validator(mode="before")
     @classmethod
