@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import re
 import secrets
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,3 +478,49 @@ async def test_knative_reaches_only_its_channel_streams_through_its_leaf_node(
             leaf.process.kill()
             leaf.process.wait(timeout=15)
         cluster.stop()
+
+
+async def test_the_dlq_replay_runs_as_its_own_user_and_says_plainly_when_refused(
+    cluster: Cluster,
+) -> None:
+    broadcaster = await cluster.connect("broadcaster")
+    letter = {
+        "ce-specversion": "1.0",
+        "ce-id": "dead-letter-1",
+        "ce-type": "todo.created.v1",
+        "ce-source": "svc-todo",
+        "dlq-subject": "todos.events.created",
+        "dlq-reason": "webhook answered 400",
+        "dlq-deliveries": "1",
+    }
+    await broadcaster.client.jetstream().publish("dlq.broadcaster", b"{}", headers=letter)
+    await broadcaster.client.close()
+
+    replay = await _replay(cluster, "replay")
+    assert replay.returncode == 0, replay.stderr
+    assert '"replayed": 1' in replay.stdout.strip().splitlines()[-1]
+
+    refused = await _replay(cluster, "operator")
+    assert refused.returncode != 0
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("svc-broadcaster dlq replay: NATS refused or did not answer")
+
+
+async def _replay(cluster: Cluster, user: str) -> subprocess.CompletedProcess[str]:
+    command = str(Path(sys.executable).parent / "svc-broadcaster")
+    environment = {
+        **os.environ,
+        "NATS_URL": cluster.urls[0],
+        "NATS_USER": user,
+        "NATS_PASSWORD": cluster.passwords[user],
+        "DECLARE_STREAMS": "false",
+        "LOG_LEVEL": "CRITICAL",
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [command, "dlq", "replay"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

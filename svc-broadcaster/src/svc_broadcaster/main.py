@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 
+from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from shared_runtime.cli import service_parser
@@ -35,14 +36,22 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(SERVICE, settings.log_level)
 
     if args.command == "dlq":
-        print(json.dumps(asyncio.run(replay(settings)).as_dict()))
+        try:
+            report = asyncio.run(replay(settings))
+        except (NatsError, TimeoutError) as exc:
+            sys.exit(
+                f"{SERVICE} dlq replay: NATS refused or did not answer ({type(exc).__name__}). "
+                "The replay needs a user with the rights of `replay` in nats/accounts.conf "
+                "(NATS_USER/NATS_PASSWORD or NATS_CREDS) and DECLARE_STREAMS=false."
+            )
+        print(json.dumps(report.as_dict()))
         return
     configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)
     serve(create_app(settings), settings)
 
 
 async def replay(settings: BroadcasterSettings) -> ReplayReport:
-    nc = await connect(settings, f"{SERVICE}-replay")
+    nc = await connect(settings, f"{SERVICE}-replay", attempts=3)
     try:
         ledger = await open_ledger(settings, nc, holder_identity())
         return await replay_dead_letters(nc.jetstream(), ledger, settings.broadcaster_durable)

@@ -51,9 +51,10 @@ def credentials(settings: NatsSettings) -> dict[str, str]:
     return {}
 
 
-async def connect(settings: NatsSettings, name: str) -> Client:
+async def connect(settings: NatsSettings, name: str, *, attempts: int | None = None) -> Client:
     """Connect, retrying until the server answers (a service serves HTTP meanwhile and its
-    readiness says why); once connected, nats-py reconnects by itself, forever."""
+    readiness says why), or `attempts` times (a command line tool); once connected, nats-py
+    reconnects by itself, forever."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats connection problem", extra={"error": repr(exc)})
@@ -67,7 +68,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     import stamina  # here, not at the top: a function's cold start stays without it
 
     async for attempt in stamina.retry_context(
-        on=(OSError, TimeoutError, NatsError), attempts=None, timeout=None, wait_max=5.0
+        on=(OSError, TimeoutError, NatsError), attempts=attempts, timeout=None, wait_max=5.0
     ):
         with attempt:
             return await nats.connect(
