@@ -18,3 +18,9 @@ async def test_json_nested_a_thousand_deep_is_a_400(client: Any) -> None:
 async def test_a_nul_in_a_static_path_is_a_404(client: Any) -> None:
     response = await client.get("/static/a%00b")
     assert response.status_code == 404
+
+
+async def test_a_missing_static_file_is_a_404_that_does_not_echo_the_path(client: Any) -> None:
+    response = await client.get("/static/no-such-file-here.css")
+    assert response.status_code == 404
+    assert "no-such-file-here" not in response.text

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -39,7 +40,7 @@ from svc_todo.settings import SERVICE, TodoSettings
 PACKAGE_DIR = Path(__file__).parent
 
 
-def no_such_file(_: Request[Any, Any, Any], __: ValueError) -> Response[dict[str, Any]]:
+def no_such_file(_: Request[Any, Any, Any], __: Exception) -> Response[dict[str, Any]]:
     return Response({"status_code": 404, "detail": "Not Found"}, status_code=404)
 
 
@@ -108,8 +109,9 @@ def create_app(settings: TodoSettings) -> Litestar:
             create_static_files_router(
                 path="/static",
                 directories=[PACKAGE_DIR / "static"],
-                # a path no file can have (a NUL in it) is not found, not a server error
-                exception_handlers={ValueError: no_such_file},
+                # a path no file can have (a NUL in it) is not found, not a server error; and a
+                # 404 does not echo the path asked for
+                exception_handlers={ValueError: no_such_file, NotFoundException: no_such_file},
             ),
         ],
         readiness=[database.readiness],
