@@ -1,10 +1,15 @@
-"""PostgreSQL restarts under a steady write load: writes answer 503 during the gap and recover
-without a restart of svc-todo; every accepted todo is stored and published exactly once."""
+"""PostgreSQL restarting under a steady write load, or frozen: writes answer 503 within their
+deadline and recover without a restart of svc-todo; every accepted todo is stored and published
+exactly once, and nothing answered 503 commits later."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,3 +119,57 @@ async def _published_ids(js: JetStreamContext) -> list[str]:
         ids.append(json.loads(message.data)["id"])
     await subscription.unsubscribe()
     return ids
+
+
+async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half_done(
+    restartable_postgres: ThrowawayCluster, nats_url: str, tmp_path: Path
+) -> None:
+    database_url = await create_database(restartable_postgres.admin_url)
+    settings = TodoSettings(
+        database_url=database_url,
+        nats_url=nats_url,
+        data_dir=tmp_path / "todo",
+        image_source_url="http://127.0.0.1:9/unreachable",
+    )
+    async with serve_app(create_app(settings)) as client:
+        assert (await client.post("/api/todos", json={"text": "before"})).status_code == 201
+        frozen = _postgres_processes(restartable_postgres)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            response = await client.post("/api/todos", json={"text": "while frozen"}, timeout=30)
+            waited = time.monotonic() - started
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert waited < 10, f"answered after {waited:.1f} s"
+
+        async def writes_again() -> bool:
+            answer = await client.post("/api/todos", json={"text": "after"})
+            return answer.status_code == 201
+
+        await eventually(writes_again, timeout=30)
+
+    texts = await _stored_texts(database_url)
+    assert "while frozen" not in texts, "a request answered 503 committed later"
+    assert {"before", "after"} <= texts
+
+
+def _postgres_processes(cluster: ThrowawayCluster) -> list[int]:
+    """The postmaster and every backend of this cluster (a frozen server freezes them all)."""
+    postmaster = int((cluster.directory / "data" / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(
+        ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [postmaster, *map(int, children)]
+
+
+async def _stored_texts(database_url: str) -> set[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return {str(row["text"]) for row in await connection.fetch("SELECT text FROM todo")}
+    finally:
+        await connection.close()
