@@ -89,7 +89,7 @@ async def test_writes_survive_a_postgres_restart_with_nothing_lost_or_doubled(
 
         await eventually(all_published, timeout=30)
 
-    stored = await _stored_ids(database_url)
+    stored = await _stored(settings, "id")
     published = Counter(await _published_ids(jetstream))
     assert set(accepted) <= stored, "an accepted todo was lost"
     assert set(published) == stored, "the stream and the database disagree"
@@ -99,14 +99,6 @@ async def test_writes_survive_a_postgres_restart_with_nothing_lost_or_doubled(
 
 async def _at_least(items: list[str], count: int) -> bool:
     return len(items) >= count
-
-
-async def _stored_ids(database_url: str) -> set[str]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        return {str(row["id"]) for row in await connection.fetch("SELECT id FROM todo")}
-    finally:
-        await connection.close()
 
 
 async def _published_ids(js: JetStreamContext) -> list[str]:
@@ -124,13 +116,7 @@ async def _published_ids(js: JetStreamContext) -> list[str]:
 async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half_done(
     restartable_postgres: ThrowawayCluster, nats_url: str, tmp_path: Path
 ) -> None:
-    database_url = await create_database(restartable_postgres.admin_url)
-    settings = TodoSettings(
-        database_url=database_url,
-        nats_url=nats_url,
-        data_dir=tmp_path / "todo",
-        image_source_url="http://127.0.0.1:9/unreachable",
-    )
+    settings = await _settings(restartable_postgres, nats_url, tmp_path)
     async with serve_app(create_app(settings)) as client:
         assert (await client.post("/api/todos", json={"text": "before"})).status_code == 201
         frozen = _postgres_processes(restartable_postgres)
@@ -153,7 +139,7 @@ async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half
 
         await eventually(writes_again, timeout=30)
 
-    texts = await _stored_texts(database_url)
+    texts = await _stored(settings, "text")
     assert "while frozen" not in texts, "a request answered 503 committed later"
     assert {"before", "after"} <= texts
 
@@ -167,9 +153,21 @@ def _postgres_processes(cluster: ThrowawayCluster) -> list[int]:
     return [postmaster, *map(int, children)]
 
 
-async def _stored_texts(database_url: str) -> set[str]:
-    connection = await asyncpg.connect(database_url)
+async def _settings(cluster: ThrowawayCluster, nats_url: str, tmp_path: Path) -> TodoSettings:
+    return TodoSettings(
+        database_url=await create_database(cluster.admin_url),
+        nats_url=nats_url,
+        data_dir=tmp_path / "todo",
+        image_source_url="http://127.0.0.1:9/unreachable",
+        outbox_sweep_seconds=0.5,
+    )
+
+
+async def _stored(settings: TodoSettings, column: str) -> set[str]:
+    """One column of every stored todo, read straight from the database."""
+    assert settings.database_url is not None
+    connection = await asyncpg.connect(settings.database_url)
     try:
-        return {str(row["text"]) for row in await connection.fetch("SELECT text FROM todo")}
+        return {str(row[0]) for row in await connection.fetch(f"SELECT {column} FROM todo")}
     finally:
         await connection.close()
