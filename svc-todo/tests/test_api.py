@@ -213,3 +213,19 @@ async def test_health_readiness_and_schemas(client: Client) -> None:
     asyncapi = (await client.get("/asyncapi.json")).json()
     addresses = {channel["address"] for channel in asyncapi["channels"].values()}
     assert {"todos.commands.create", "todos.events.created", "todos.events.deleted"} <= addresses
+
+
+async def test_the_openapi_document_describes_bodies_and_error_answers(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    todos, one = document["paths"]["/api/todos"], document["paths"]["/api/todos/{todo_id}"]
+
+    create = todos["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert create["required"] == ["text"]
+    assert create["properties"]["text"]["maxLength"] == 140
+    assert create["additionalProperties"] is False
+    update = one["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert set(update["properties"]) == {"text", "done"}
+    assert {"400", "413", "415", "422", "503"} <= set(todos["post"]["responses"])
+    assert {"400", "404", "413", "415", "503"} <= set(one["put"]["responses"])
+    assert "404" in one["get"]["responses"]
+    assert "404" in one["delete"]["responses"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,13 +11,67 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_422_UNPROCESSABLE_ENTITY
 
-from shared_contracts.todos import Todo, TodoTextError
+from shared_contracts.todos import TEXT_MAX_CHARACTERS, Todo, TodoTextError
 from svc_todo.listing import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, Position, entity_tag, matches
-from svc_todo.rejections import Rejected, read_json_object, reject_unknown_fields
+from svc_todo.rejections import ErrorBody, Rejected, read_json_object, reject_unknown_fields
 from svc_todo.service import IdempotencyKeyReused, TodoNotFound, TodoService
+
+TEXT = Schema(
+    type=OpenAPIType.STRING,
+    min_length=1,
+    max_length=TEXT_MAX_CHARACTERS,
+    description="Trimmed; no NUL, lone surrogate or other control character but tab and line "
+    "breaks. A broken rule answers 400 naming it in `error`.",
+)
+CREATE_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["text"],
+    properties={"text": TEXT},
+    additional_properties=False,
+)
+UPDATE_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={"text": TEXT, "done": Schema(type=OpenAPIType.BOOLEAN)},
+    additional_properties=False,
+    min_properties=1,
+)
+
+
+def json_body(schema: Schema) -> type[Operation]:
+    """Documents a JSON body the handler reads itself (to name each broken rule precisely),
+    which Litestar cannot see from the handler's signature."""
+
+    @dataclass
+    class WithJsonBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={MediaType.JSON: OpenAPIMediaType(schema=schema)}, required=True
+            )
+
+    return WithJsonBody
+
+
+def errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a route gives, all in the one JSON error shape."""
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[status])
+        for status in statuses
+    }
+
+
+ERROR_MEANINGS = {
+    400: "A rule is broken (`error` names it): text, JSON, fields, cursor or limit.",
+    404: "No todo with this id.",
+    413: "The body is over 16 KiB.",
+    415: "The body is not application/json.",
+    422: "This Idempotency-Key was already used with a different body.",
+    503: "The database is unavailable; retry after `Retry-After` seconds.",
+}
+
 
 IdempotencyKey = Annotated[
     str | None,
@@ -88,7 +143,11 @@ class TodoController(Controller):
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)  # type: ignore[arg-type]
         return Response(body, headers=headers, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
-    @post(status_code=201)
+    @post(
+        status_code=201,
+        operation_class=json_body(CREATE_BODY),
+        responses=errors(400, 413, 415, 422, 503),
+    )
     async def create_todo(
         self,
         request: Request[Any, Any, Any],
@@ -110,14 +169,18 @@ class TodoController(Controller):
                 HTTP_422_UNPROCESSABLE_ENTITY,
             ) from exc
 
-    @get("/{todo_id:uuid}")
+    @get("/{todo_id:uuid}", responses=errors(404, 503))
     async def get_todo(self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]) -> Todo:
         try:
             return await todos.get(todo_id)
         except TodoNotFound as exc:
             raise NotFoundException(f"no todo {todo_id}") from exc
 
-    @put("/{todo_id:uuid}")
+    @put(
+        "/{todo_id:uuid}",
+        operation_class=json_body(UPDATE_BODY),
+        responses=errors(400, 404, 413, 415, 503),
+    )
     async def update_todo(
         self,
         todo_id: FromPath[UUID],
@@ -141,7 +204,7 @@ class TodoController(Controller):
         except TodoNotFound as exc:
             raise NotFoundException(f"no todo {todo_id}") from exc
 
-    @delete("/{todo_id:uuid}", status_code=204)
+    @delete("/{todo_id:uuid}", status_code=204, responses=errors(404, 503))
     async def delete_todo(
         self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -18,6 +19,15 @@ from shared_contracts.todos import TodoTextError
 from svc_todo.metrics import TODOS_REJECTED
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """The shape of every error answer (documented in OpenAPI)."""
+
+    status_code: int
+    error: str
+    detail: str
 
 
 class Rejected(Exception):
