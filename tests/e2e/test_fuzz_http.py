@@ -17,6 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from shared_testkit.hostile_requests import CORPUS, send
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.polling import wait_until
 from shared_testkit.ports import free_port
@@ -117,3 +118,24 @@ def check(case: schemathesis.Case, response: Any) -> None:
         body = response.json()
         assert body.get("status_code") == status, body
         assert "detail" in body, body
+
+
+@pytest.mark.parametrize("service", list(SERVICES))
+def test_the_hostile_request_corpus_gets_no_server_error(
+    service: str, running: dict[str, str]
+) -> None:
+    url = running[service]
+    port = int(url.rsplit(":", 1)[1])
+    document = httpx.get(f"{url}/schema/openapi.json", timeout=5).json()
+    paths = [path for path in document["paths"] if "{" not in path] + ["/healthz", "/static/x"]
+    failures = []
+    for path in paths:
+        for name, template in CORPUS.items():
+            status = send(port, path, template)
+            if (
+                status is not None
+                and status >= 500
+                and not (status == 503 and path in MAY_ANSWER_503)
+            ):
+                failures.append(f"{name} to {path}: {status}")
+    assert failures == []

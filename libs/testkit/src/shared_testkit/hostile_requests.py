@@ -1,0 +1,59 @@
+"""A corpus of raw HTTP requests that have broken services before, for every HTTP service's
+tests: none may answer with a server error. Each is a template; `{path}` is a route of the
+service under test, `{host}` its address."""
+
+from __future__ import annotations
+
+import socket
+
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def _post(body: bytes, content_type: bytes = b"application/json") -> bytes:
+    return (
+        b"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+
+
+CORPUS: dict[str, bytes] = {
+    "json nested 5000 deep": _post(('{"text": ' + DEEP + "}").encode()),
+    "a NUL in a JSON string": _post(b'{"text": "a\\u0000b"}'),
+    "a lone surrogate": _post(b'{"text": "a\\ud800b"}'),
+    "invalid UTF-8": _post(b'{"text": "a\xff\xfeb"}'),
+    "not JSON": _post(b"{{{"),
+    "a number too large for any float": _post(b'{"text": 1e999999}'),
+    "JSON that is not an object": _post(b'["text"]'),
+    "a form with a NUL": _post(b"text=a%00b", b"application/x-www-form-urlencoded"),
+    "the wrong content type": _post(b"text", b"text/plain"),
+    "a NUL in the path": b"GET {path}%00 HTTP/1.1\r\nHost: {host}\r\n\r\n",
+    "a 64 KiB header": b"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Big: "
+    + b"a" * 65536
+    + b"\r\n\r\n",
+    "an unknown method": b"BREW {path} HTTP/1.1\r\nHost: {host}\r\n\r\n",
+    "a bad chunk size": (
+        b"POST {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    ),
+    "a content length that lies": (
+        b"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5\r\n\r\n{}"
+    ),
+}
+
+
+def send(port: int, path: str, template: bytes, timeout: float = 15.0) -> int | None:
+    """Send one raw request; the status code, or None when the server closed without one."""
+    raw = template.replace(b"{path}", path.encode()).replace(b"{host}", b"127.0.0.1")
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(raw)
+        connection.shutdown(socket.SHUT_WR)  # a body that lies about its length ends here
+        try:
+            status_line = connection.makefile("rb").readline()
+        except (ConnectionResetError, TimeoutError):
+            return None
+    parts = status_line.split()
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
