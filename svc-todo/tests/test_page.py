@@ -51,7 +51,7 @@ async def test_form_creates_a_todo_and_returns_the_list(client: Client) -> None:
 async def test_form_rejects_141_characters_with_an_inline_message(client: Client) -> None:
     response = await client.post("/fragments/todos", data={"text": "a" * 141}, headers=HTMX)
 
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["HX-Retarget"] == "#form-error"
     assert "at most 140 characters" in response.text
     assert (await client.get("/api/todos")).json() == []

@@ -13,7 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File, ServerSentEvent, ServerSentEventMessage, Template
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 from shared_contracts.todos import TEXT_MAX_CHARACTERS, TodoTextError
 from svc_todo.image import FETCHING, HourlyImage, placeholder_svg
@@ -83,7 +83,7 @@ class PageController(Controller):
             record(rejection, "/fragments/todos")
             return Response(
                 rejection.detail,
-                status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+                status_code=HTTP_400_BAD_REQUEST,  # as the API answers; the page shows it inline
                 headers={"HX-Retarget": "#form-error", "HX-Reswap": "innerHTML"},
                 media_type="text/plain",
             )
