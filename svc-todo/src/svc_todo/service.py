@@ -88,11 +88,40 @@ class _PageQueries:
         return queries
 
 
+class _Inserts:
+    """The two inserts every write makes (the todo, its outbox event), built by Piccolo once:
+    a write only binds values and runs them."""
+
+    def __init__(self, engine: AnyEngine) -> None:
+        at = Slot("at")
+        self.todo = CompiledQuery(
+            engine,
+            TodoRow.insert(
+                TodoRow(id=Slot("id"), text=Slot("text"), done=False, created_at=at, updated_at=at)
+            ),
+        )
+        self.event = CompiledQuery(
+            engine,
+            OutboxRow.insert(
+                OutboxRow(
+                    event_id=Slot("event_id"),
+                    subject=Slot("subject"),
+                    event_type=Slot("event_type"),
+                    aggregate_id=Slot("aggregate_id"),
+                    data=Slot("data"),
+                    traceparent=Slot("traceparent"),
+                    created_at=Slot("created_at"),
+                )
+            ),
+        )
+
+
 class TodoService:
     def __init__(self, engine: AnyEngine, on_commit: Callable[[], None]) -> None:
         self._engine = engine
         self._on_commit = on_commit
         self._pages = _PageQueries(engine)
+        self._inserts = _Inserts(engine)
 
     async def page(self, limit: int, after: Position | None = None) -> TodoPage:
         """Up to `limit` todos, newest first, starting after `after` (from the start if None)."""
@@ -140,7 +169,7 @@ class TodoService:
                     return recorded, False
             now = datetime.now(UTC)
             todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
-            await TodoRow.insert(TodoRow(**todo.model_dump()))
+            await self._inserts.todo.rows(id=todo.id, text=text, at=now)
             await self._record_event(TODO_CREATED, todo.id, todo)
             if idempotency_key:
                 await IdempotencyRow.insert(
@@ -220,14 +249,12 @@ class TodoService:
                 yield
 
     async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
-        await OutboxRow.insert(
-            OutboxRow(
-                event_id=str(uuid.uuid4()),
-                subject=channel.subject,
-                event_type=channel.event_type,
-                aggregate_id=str(todo_id),
-                data=data.model_dump_json(),
-                traceparent=current_traceparent(),
-                created_at=datetime.now(UTC),
-            )
+        await self._inserts.event.rows(
+            event_id=str(uuid.uuid4()),
+            subject=channel.subject,
+            event_type=channel.event_type,
+            aggregate_id=str(todo_id),
+            data=data.model_dump_json(),
+            traceparent=current_traceparent(),
+            created_at=datetime.now(UTC),
         )
