@@ -23,7 +23,7 @@ async def two_instances(
     """Started together, so they also race to migrate the same empty database."""
     instances = [ServiceProcess("svc-pingpong", database_env, tmp_path) for _ in range(2)]
     try:
-        await asyncio.gather(*(asyncio.to_thread(x.start) for x in instances))
+        await asyncio.gather(*(asyncio.to_thread(x.start, wait_for="/readyz") for x in instances))
         yield instances
     finally:
         for instance in instances:

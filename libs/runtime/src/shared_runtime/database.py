@@ -181,11 +181,12 @@ def unavailable(exc: BaseException) -> str:
 async def migrate(engine: AnyEngine, migrations: Iterable[Migration]) -> list[str]:
     """Apply pending migrations in order, in one transaction, serialised across replicas."""
     bind([SchemaMigration], engine)
-    await SchemaMigration.create_table(if_not_exists=True)
     applied_now: list[str] = []
     async with write_transaction(engine):
         if isinstance(engine, PostgresEngine):
             await engine.run_ddl("SELECT pg_advisory_xact_lock(727274)")
+        # Under the lock: two replicas creating the table at once would collide in the catalog.
+        await SchemaMigration.create_table(if_not_exists=True)
         done = set(await SchemaMigration.select(SchemaMigration.id).output(as_list=True))
         for migration in migrations:
             if migration.id in done:
