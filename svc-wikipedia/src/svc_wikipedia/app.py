@@ -7,10 +7,9 @@ delivery path) nor any web framework.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 
@@ -24,9 +23,6 @@ from svc_wikipedia.settings import WikipediaSettings
 from svc_wikipedia.suggestions import Suggester
 from svc_wikipedia.wikipedia import open_wikipedia
 
-if TYPE_CHECKING:
-    from shared_runtime.delivery import DurableConsumer
-
 SERVICE = "svc-wikipedia"
 STREAMS = (WIKIPEDIA, TODO_COMMANDS, DLQ)
 """What this service consumes from and publishes to, declared when running locally."""
@@ -39,7 +35,8 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> ASGIAp
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        running: list[DurableConsumer | Scheduler] = []
+        stops: list[Callable[[], Awaitable[None]]] = []
+        """What to stop at shutdown, in reverse order of starting."""
 
         async def start_triggers(nc: Client) -> None:
             js = nc.jetstream()
@@ -48,17 +45,21 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> ASGIAp
             suggester = Suggester(wikipedia, js)
             if settings.consume_nats_requests:
                 from shared_runtime.delivery import DurableConsumer
-                from svc_wikipedia.consumer import SuggestOnRequest, consumer_options
+                from svc_wikipedia.consumer import (
+                    STOP_GRACE_SECONDS,
+                    SuggestOnRequest,
+                    consumer_options,
+                )
 
                 consumer = DurableConsumer(
                     nc, WIKIPEDIA_CONSUMER, SuggestOnRequest(suggester), consumer_options(settings)
                 )
                 await consumer.start()
-                running.append(consumer)
+                stops.append(lambda: consumer.stop(STOP_GRACE_SECONDS))
             if settings.suggest_every_minutes:
                 scheduler = Scheduler(js, timedelta(minutes=settings.suggest_every_minutes), clock)
                 await scheduler.start()
-                running.append(scheduler)
+                stops.append(scheduler.stop)
             http.suggester = suggester
 
         async with open_wikipedia(settings) as wikipedia:
@@ -68,13 +69,8 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> ASGIAp
             try:
                 yield
             finally:
-                for trigger in reversed(running):
-                    if isinstance(trigger, Scheduler):
-                        await trigger.stop()
-                    else:
-                        from svc_wikipedia.consumer import STOP_GRACE_SECONDS
-
-                        await trigger.stop(STOP_GRACE_SECONDS)
+                for stop in reversed(stops):
+                    await stop()
                 await link.close()
 
     async def nats_ready() -> str | None:

@@ -30,7 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from nats.aio.client import Client
@@ -154,26 +154,36 @@ class ConsumerOptions:
     """Create the consumer (local runs); in Kubernetes a NACK resource has declared it."""
 
 
+def as_run(spec: Consumer, options: ConsumerOptions) -> Consumer:
+    """The catalog's consumer with this service's overrides: ack wait, deliveries, and room
+    for as many unacknowledged messages as it runs handlers."""
+    return replace(
+        spec,
+        ack_wait=options.ack_wait or spec.ack_wait,
+        max_deliver=options.max_deliver or spec.max_deliver,
+        max_ack_pending=max(spec.max_ack_pending, options.concurrency),
+    )
+
+
 def consumer_config(spec: Consumer, options: ConsumerOptions) -> ConsumerConfig:
     """The server-side consumer for `spec` as this service runs it."""
-    ack_wait = options.ack_wait or spec.ack_wait
-    max_deliver = options.max_deliver or spec.max_deliver
+    run = as_run(spec, options)
     deliver_from = options.deliver_from or spec.deliver_from
     if isinstance(deliver_from, datetime):
         policy, start_time = DeliverPolicy.BY_START_TIME, deliver_from
     else:
         policy, start_time = DeliverPolicy(deliver_from.value), None
     return ConsumerConfig(
-        name=spec.durable,
-        durable_name=spec.durable,
-        description=spec.description,
-        filter_subject=spec.filter_subject,
+        name=run.durable,
+        durable_name=run.durable,
+        description=run.description,
+        filter_subject=run.filter_subject,
         deliver_policy=policy,
         opt_start_time=start_time,
         ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=ack_wait.total_seconds(),
-        max_deliver=max_deliver + spec.DEAD_LETTER_HEADROOM,
-        max_ack_pending=max(spec.max_ack_pending, options.concurrency),
+        ack_wait=run.ack_wait.total_seconds(),
+        max_deliver=run.server_max_deliver,
+        max_ack_pending=run.max_ack_pending,
     )
 
 
@@ -192,11 +202,11 @@ class DurableConsumer:
         self._nc = nc
         self._js = nc.jetstream()
         self._spec = spec
+        self._run = as_run(spec, options)
         self._handler = handler
         self._options = options
         self._count = count
-        self._ack_wait = (options.ack_wait or spec.ack_wait).total_seconds()
-        self._max_deliver = options.max_deliver or spec.max_deliver
+        self._ack_wait = self._run.ack_wait.total_seconds()
         self._pull_subject = f"$JS.API.CONSUMER.MSG.NEXT.{spec.stream.name}.{spec.durable}"
         self._inbox = ""
         self._subscription: Subscription | None = None
@@ -234,7 +244,9 @@ class DurableConsumer:
         self._subscription = await self._nc.subscribe(self._inbox, cb=self._received)
         self._watchdog = asyncio.create_task(self._watch(), name=f"{self.name}-watchdog")
         await self._pull()
-        log.info("consuming", extra={"consumer": self.name, "concurrency": self._capacity})
+        log.info(
+            "consuming", extra={"consumer": self.name, "concurrency": self._options.concurrency}
+        )
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop pulling; handlers in hand get `grace_seconds`, then their messages are nacked
@@ -269,16 +281,12 @@ class DurableConsumer:
             return None
         return info.num_pending or 0, info.num_ack_pending or 0
 
-    @property
-    def _capacity(self) -> int:
-        return self._options.concurrency
-
     async def _pull(self) -> None:
         """Ask for as many messages as there is room for, once enough room has freed up."""
-        room = self._capacity - self._busy - self._requested
+        room = self._options.concurrency - self._busy - self._requested
         if self._stopping or room <= 0:
             return
-        if self._requested and room < self._capacity // 2:
+        if self._requested and room < self._options.concurrency // 2:
             return  # enough is on its way; ask again when half the room is free
         self._requested += room
         request = {
@@ -359,7 +367,7 @@ class DurableConsumer:
             decision = decide(
                 result,
                 deliveries=deliveries,
-                max_deliver=self._max_deliver,
+                max_deliver=self._run.max_deliver,
                 backoff=self._options.backoff,
             )
             await self._apply(msg, decision)
