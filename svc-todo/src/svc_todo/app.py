@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from litestar import Litestar, MediaType, Request, Response, get
+from litestar import Litestar, MediaType, get
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
@@ -33,15 +33,11 @@ from svc_todo.messaging import TodoMessaging, asyncapi
 from svc_todo.models import MIGRATIONS, TABLES
 from svc_todo.outbox import OutboxRelay
 from svc_todo.page import PageController
-from svc_todo.rejections import Rejected, rejection_response
+from svc_todo.rejections import Rejected, no_such_file, rejection_response
 from svc_todo.service import TodoService
 from svc_todo.settings import SERVICE, TodoSettings
 
 PACKAGE_DIR = Path(__file__).parent
-
-
-def no_such_file(_: Request[Any, Any, Any], __: Exception) -> Response[dict[str, Any]]:
-    return Response({"status_code": 404, "detail": "Not Found"}, status_code=404)
 
 
 def create_app(settings: TodoSettings) -> Litestar:

@@ -88,3 +88,9 @@ def reject_unknown_fields(document: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(document) - allowed)
     if unknown:
         raise Rejected("unknown_field", f"unknown field(s): {', '.join(unknown)}")
+
+
+def no_such_file(_: Request[Any, Any, Any], __: Exception) -> Response[dict[str, Any]]:
+    """A static path that names no file, or that no file can have (a NUL in it): 404, without
+    echoing the path asked for."""
+    return Response({"status_code": 404, "detail": "Not Found"}, status_code=404)
