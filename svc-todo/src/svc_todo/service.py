@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+from piccolo.querystring import QueryString
 from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
@@ -89,30 +90,36 @@ class _PageQueries:
 
 
 class _Inserts:
-    """The two inserts every write makes (the todo, its outbox event), built by Piccolo once:
-    a write only binds values and runs them."""
+    """The inserts every write makes (the todo, its outbox event), built by Piccolo once: a write
+    only binds values and runs them. On PostgreSQL a new todo and its event also go as one
+    statement (the todo's insert in a `WITH`), atomic on its own: one round trip where a
+    transaction takes four (begin, two inserts, commit)."""
 
     def __init__(self, engine: AnyEngine) -> None:
         at = Slot("at")
-        self.todo = CompiledQuery(
-            engine,
-            TodoRow.insert(
-                TodoRow(id=Slot("id"), text=Slot("text"), done=False, created_at=at, updated_at=at)
-            ),
+        todo = TodoRow.insert(
+            TodoRow(id=Slot("id"), text=Slot("text"), done=False, created_at=at, updated_at=at)
         )
-        self.event = CompiledQuery(
-            engine,
-            OutboxRow.insert(
-                OutboxRow(
-                    event_id=Slot("event_id"),
-                    subject=Slot("subject"),
-                    event_type=Slot("event_type"),
-                    aggregate_id=Slot("aggregate_id"),
-                    data=Slot("data"),
-                    traceparent=Slot("traceparent"),
-                    created_at=Slot("created_at"),
-                )
-            ),
+        event = OutboxRow.insert(
+            OutboxRow(
+                event_id=Slot("event_id"),
+                subject=Slot("subject"),
+                event_type=Slot("event_type"),
+                aggregate_id=Slot("aggregate_id"),
+                data=Slot("data"),
+                traceparent=Slot("traceparent"),
+                created_at=Slot("created_at"),
+            )
+        )
+        self.todo = CompiledQuery(engine, todo)
+        self.event = CompiledQuery(engine, event)
+        self.todo_with_event = (
+            CompiledQuery(
+                engine,
+                QueryString("WITH todo AS ({}) {}", *todo.querystrings, *event.querystrings),
+            )
+            if is_postgres(engine)
+            else None
         )
 
 
@@ -162,13 +169,19 @@ class TodoService:
         return todo
 
     async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Todo, bool]:
+        now = datetime.now(UTC)
+        todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
+        together = self._inserts.todo_with_event
+        if idempotency_key is None and together is not None:
+            with self._traced("create"):
+                event = self._event(TODO_CREATED, todo.id, todo)
+                await together.rows(id=todo.id, text=text, at=now, **event)
+            return todo, True
         async with self._transaction("create"):
             if idempotency_key:
                 recorded = await self._recorded_or_none(idempotency_key)
                 if recorded is not None:
                     return recorded, False
-            now = datetime.now(UTC)
-            todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
             await self._inserts.todo.rows(id=todo.id, text=text, at=now)
             await self._record_event(TODO_CREATED, todo.id, todo)
             if idempotency_key:
@@ -233,10 +246,10 @@ class TodoService:
         self._on_commit()
         log.info("todo deleted", extra={"todo_id": str(todo_id)})
 
-    @asynccontextmanager
-    async def _transaction(self, operation: str) -> AsyncIterator[None]:
-        """One write transaction, traced: the outbox row records this span as the event's parent,
-        so the trace runs request → database → publish."""
+    @contextmanager
+    def _traced(self, operation: str) -> Iterator[None]:
+        """The write's database span: the outbox row records it as the event's parent, so the
+        trace runs request → database → publish."""
         with _tracer.start_as_current_span(
             f"todo.{operation}",
             kind=trace.SpanKind.CLIENT,
@@ -245,16 +258,25 @@ class TodoService:
                 "db.operation": operation,
             },
         ):
+            yield
+
+    @asynccontextmanager
+    async def _transaction(self, operation: str) -> AsyncIterator[None]:
+        with self._traced(operation):
             async with write_transaction(self._engine):
                 yield
 
+    def _event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> dict[str, Any]:
+        """The outbox row's values for an event about `todo_id`, parented by the current span."""
+        return {
+            "event_id": str(uuid.uuid4()),
+            "subject": channel.subject,
+            "event_type": channel.event_type,
+            "aggregate_id": str(todo_id),
+            "data": data.model_dump_json(),
+            "traceparent": current_traceparent(),
+            "created_at": datetime.now(UTC),
+        }
+
     async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
-        await self._inserts.event.rows(
-            event_id=str(uuid.uuid4()),
-            subject=channel.subject,
-            event_type=channel.event_type,
-            aggregate_id=str(todo_id),
-            data=data.model_dump_json(),
-            traceparent=current_traceparent(),
-            created_at=datetime.now(UTC),
-        )
+        await self._inserts.event.rows(**self._event(channel, todo_id, data))

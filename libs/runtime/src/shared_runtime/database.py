@@ -22,6 +22,7 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.query.base import Query
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 log = logging.getLogger(__name__)
@@ -116,12 +117,14 @@ class CompiledQuery:
 
     The hottest reads skip Piccolo's query builder and response conversion per request, and on
     PostgreSQL asyncpg reuses the statement it prepared (it caches them by SQL text). Runs inside
-    the current transaction when there is one, like any Piccolo query.
+    the current transaction when there is one, like any Piccolo query. Queries can be composed
+    with `QueryString` (e.g. two inserts as one statement); the placeholders are numbered here.
     """
 
-    def __init__(self, engine: AnyEngine, query: Query[Any, Any]) -> None:
+    def __init__(self, engine: AnyEngine, query: Query[Any, Any] | QueryString) -> None:
         self._engine = engine
-        self._sql, self._args = query.querystrings[0].compile_string(engine_type=engine.engine_type)
+        statement = query if isinstance(query, QueryString) else query.querystrings[0]
+        self._sql, self._args = statement.compile_string(engine_type=engine.engine_type)
 
     def bind(self, **values: Any) -> tuple[str, list[Any]]:
         """The SQL and its arguments with the slots filled in, for a connection of one's own."""
