@@ -39,6 +39,13 @@ def rss_megabytes(pid: int) -> float:
     return int(kilobytes.group(1)) / 1024 if kilobytes else float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a running process has used, from /proc: a figure that, unlike
+    requests per second, hardly moves when other work competes for the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile, so p95 of 20 runs is the 19th fastest, a real measurement."""
     ordered = sorted(values)

@@ -14,15 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
+from benchkit import VENV_BIN, Launched, cpu_seconds, machine, percentile, rss_megabytes
 
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.postgres import create_database, drop_database
@@ -67,12 +69,17 @@ async def load(
     return sum(await asyncio.gather(*(client() for _ in range(connections)))), latencies
 
 
-Result = tuple[float, float]
-"""(requests per second, p99 latency in ms) of one round."""
+@dataclass(frozen=True)
+class Round:
+    requests_per_second: float
+    p99_ms: float
+    cpu_us_per_request: float
+    """The server process's CPU time per answered request: steadier than the rate on a busy
+    machine, and what bounds the rate when the machine is not busy."""
 
 
 async def round_robin(
-    ports: dict[str, int],
+    servers: dict[str, Launched],
     method: str,
     path: str,
     body: bytes,
@@ -80,24 +87,29 @@ async def round_robin(
     rounds: int,
     connections: int,
     seconds: float,
-) -> dict[str, list[Result]]:
+) -> dict[str, list[Round]]:
     """Alternate the servers round by round, so a burst of load elsewhere on the machine hits
     both alike; the medians are compared."""
-    results: dict[str, list[Result]] = {name: [] for name in ports}
-    for port in ports.values():  # warm-up
-        await load(port, method, path, body, connections=connections, seconds=1)
+    results: dict[str, list[Round]] = {name: [] for name in servers}
+    for server in servers.values():  # warm-up
+        await load(server.port, method, path, body, connections=connections, seconds=1)
     for _ in range(rounds):
-        for name, port in ports.items():
+        for name, server in servers.items():
+            cpu = cpu_seconds(server.process.pid)
             ok, latencies = await load(
-                port, method, path, body, connections=connections, seconds=seconds
+                server.port, method, path, body, connections=connections, seconds=seconds
             )
-            results[name].append((ok / seconds, percentile(latencies, 0.99) * 1000))
+            cpu = cpu_seconds(server.process.pid) - cpu
+            results[name].append(
+                Round(ok / seconds, percentile(latencies, 0.99) * 1000, cpu / max(ok, 1) * 1e6)
+            )
     return results
 
 
-def median(results: list[Result]) -> Result:
-    ordered = sorted(results)
-    return ordered[len(ordered) // 2]
+def median(rounds: list[Round]) -> Round:
+    """Each figure's median over the rounds."""
+    figures = zip(*map(astuple, rounds), strict=True)
+    return Round(*(statistics.median(figure) for figure in figures))
 
 
 async def main() -> None:
@@ -130,16 +142,16 @@ async def main() -> None:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{todo.port}") as client:
                 for n in range(SEED_TODOS):
                     (await client.post("/api/todos", json={"text": f"seed {n}"})).raise_for_status()
-            ports = {"svc-todo": todo.port, "raw": raw.port}
+            compared = {"svc-todo": todo, "raw": raw}
             options = {
                 "rounds": args.rounds,
                 "connections": args.connections,
                 "seconds": args.seconds,
             }
             results = {
-                "GET": await round_robin(ports, "GET", LIST, b"", **options),
+                "GET": await round_robin(compared, "GET", LIST, b"", **options),
                 "POST": await round_robin(
-                    ports, "POST", "/api/todos", b'{"text": "bench todo"}', **options
+                    compared, "POST", "/api/todos", b'{"text": "bench todo"}', **options
                 ),
             }
             loaded_rss = rss_megabytes(todo.process.pid)
@@ -154,12 +166,20 @@ async def main() -> None:
         f"{args.rounds} alternating rounds of {args.seconds:g} s; medians"
     )
     print(
-        f"{'':6}{'svc-todo req/s':>16}{'p99 ms':>9}{'raw req/s':>12}{'p99 ms':>9}{'ratio':>8}"
+        f"{'':6}{'svc-todo req/s':>16}{'p99 ms':>9}{'CPU us':>8}"
+        f"{'raw req/s':>12}{'p99 ms':>9}{'CPU us':>8}{'ratio':>8}{'CPU ratio':>11}"
         "  (aim >= 0.8)"
     )
     for name, by_server in results.items():
-        (rps, p99), (raw_rps, raw_p99) = median(by_server["svc-todo"]), median(by_server["raw"])
-        print(f"{name:6}{rps:16.0f}{p99:9.1f}{raw_rps:12.0f}{raw_p99:9.1f}{rps / raw_rps:8.2f}")
+        ours, raw_figures = median(by_server["svc-todo"]), median(by_server["raw"])
+        print(
+            f"{name:6}{ours.requests_per_second:16.0f}{ours.p99_ms:9.1f}"
+            f"{ours.cpu_us_per_request:8.0f}{raw_figures.requests_per_second:12.0f}"
+            f"{raw_figures.p99_ms:9.1f}{raw_figures.cpu_us_per_request:8.0f}"
+            f"{ours.requests_per_second / raw_figures.requests_per_second:8.2f}"
+            f"{raw_figures.cpu_us_per_request / ours.cpu_us_per_request:11.2f}"
+        )
+    print("ratio: requests per second against raw; CPU ratio: raw's CPU per request / svc-todo's")
     print(f"svc-todo RSS: idle {idle_rss:.0f} MB, after load {loaded_rss:.0f} MB")
     print(f"svc-todo start to /readyz 200: {started:.2f} s")
 

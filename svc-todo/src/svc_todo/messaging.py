@@ -34,7 +34,6 @@ class TodoMessaging:
         self._settings = settings
         self._live = live
         self._commands: DurableConsumer | None = None
-        self._following = False
         self.link = NatsLink(settings, SERVICE, self._setup)
         self._handle_command: Handler | None = None
         self._on_ready: Callable[[], None] = lambda: None
@@ -66,9 +65,7 @@ class TodoMessaging:
         js = nc.jetstream()
         if self._settings.declare_streams:
             await declare_streams(js, (TODOS, TODO_COMMANDS, DLQ))
-        if not self._following:
-            await self._live.follow(js)
-            self._following = True
+        await self._live.attach(js)
         if self._commands is None and self._handle_command is not None:
             commands = DurableConsumer(
                 nc,

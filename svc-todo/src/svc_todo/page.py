@@ -108,9 +108,10 @@ class PageController(Controller):
     @get("/events")
     async def events(self, live: NamedDependency[LiveUpdates]) -> ServerSentEvent:
         """Tells open pages that todos changed; they re-fetch the list fragment."""
+        event_types = await live.listen()  # before the answer starts: no change slips past
 
         async def changes() -> AsyncIterator[ServerSentEventMessage]:
-            async for event_type in live.stream():
+            async for event_type in event_types:
                 yield ServerSentEventMessage(event="todos", data=event_type)
 
         return ServerSentEvent(changes())
