@@ -126,3 +126,22 @@ async def _until_data(lines: object) -> object:
         yield line
         if line.startswith("data:"):
             return
+
+
+async def test_without_an_exporter_the_event_carries_the_callers_trace(
+    todo_env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServiceProcess],
+    jetstream: JetStreamContext,
+) -> None:
+    """No OTLP endpoint, so no spans are made; the caller's trace still reaches consumers."""
+    todo = start_todo(todo_env, tmp_path, processes)
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with httpx.AsyncClient(base_url=todo.url) as client:
+        response = await client.post(
+            "/api/todos", json={"text": "traced"}, headers={"traceparent": caller}
+        )
+        assert response.status_code == 201
+    [message] = await wait_for_messages(jetstream, "TODOS", 1)
+
+    assert (message.headers or {})["traceparent"].split("-")[1] == caller.split("-")[1]

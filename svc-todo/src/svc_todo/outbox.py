@@ -29,7 +29,7 @@ from shared_contracts.cloudevents import CloudEvent
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.delivery import Backoff
 from shared_runtime.messaging import Published
-from shared_runtime.telemetry import context_from, current_traceparent
+from shared_runtime.telemetry import context_from, current_traceparent, is_recording
 from svc_todo.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_SECONDS
 from svc_todo.models import OutboxRow
 from svc_todo.settings import SERVICE
@@ -170,7 +170,10 @@ class OutboxRelay:
 
     async def _publish_traced(self, batch: list[PendingEvent]) -> list[Published]:
         """Each event continues the trace of the request that made the change, and the message
-        carries its publish span on."""
+        carries its publish span on. Without a tracer that records, the message carries the
+        request's trace context as written."""
+        if not is_recording():
+            return await self._publish([(pending.subject, pending.event) for pending in batch])
         with ExitStack() as spans:
             events: list[tuple[str, CloudEvent]] = []
             for pending in batch:
