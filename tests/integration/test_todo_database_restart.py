@@ -19,6 +19,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
+from shared_runtime.database import QUERY_TIMEOUT_SECONDS
 from shared_testkit.asgi_server import serve_app
 from shared_testkit.polling import eventually
 from shared_testkit.postgres import ThrowawayCluster, create_database
@@ -131,7 +132,8 @@ async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half
                 os.kill(pid, signal.SIGCONT)
         assert response.status_code == 503
         assert response.headers["Retry-After"]
-        assert waited < 10, f"answered after {waited:.1f} s"
+        # The statement deadline, plus the slack of a busy machine; not twice the deadline.
+        assert waited < QUERY_TIMEOUT_SECONDS + 3, f"answered after {waited:.1f} s"
 
         async def writes_again() -> bool:
             answer = await client.post("/api/todos", json={"text": "after"})

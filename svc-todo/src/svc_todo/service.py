@@ -22,6 +22,7 @@ from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated,
 from shared_runtime.database import (
     AnyEngine,
     CompiledQuery,
+    Deadline,
     Slot,
     is_postgres,
     write_transaction,
@@ -89,46 +90,80 @@ class _PageQueries:
         return queries
 
 
+_CREATE_BY_DEADLINE = """
+WITH todo AS (
+    INSERT INTO todo (id, text, done, created_at, updated_at)
+    SELECT {}::uuid, {}::varchar, false, {}::timestamptz, {}::timestamptz
+    WHERE clock_timestamp() < {}::timestamptz
+    RETURNING id
+), event AS (
+    INSERT INTO todo_outbox
+        (event_id, subject, event_type, aggregate_id, data, traceparent, created_at)
+    SELECT {}::varchar, {}::varchar, {}::varchar, {}::varchar, {}::text, {}::varchar,
+        {}::timestamptz
+    FROM todo
+){}
+SELECT count(*) AS created FROM todo
+"""
+_AND_ITS_KEY = """, idempotency AS (
+    INSERT INTO todo_idempotency (key, todo_id, response, created_at)
+    SELECT {}::varchar, id, {}::text, {}::timestamptz FROM todo
+)"""
+
+
 class _Inserts:
     """The inserts a new todo makes (the todo, its outbox event, the idempotency key it came
-    with), built by Piccolo once: a write only binds values and runs them. On PostgreSQL they also
-    go as one statement (the first inserts in a `WITH`), atomic on its own: one round trip where
-    a transaction takes four or five."""
+    with), built once: a write only binds values and runs them.
+
+    On PostgreSQL they go as one statement, atomic on its own: one round trip where a
+    transaction takes four or five. It is guarded by a `Deadline`, so that, as with a
+    transaction whose commit was never sent, a statement a frozen server runs only after the
+    request was answered 503 creates nothing."""
 
     def __init__(self, engine: AnyEngine) -> None:
         at = Slot("at")
-        todo = TodoRow.insert(
-            TodoRow(id=Slot("id"), text=Slot("text"), done=False, created_at=at, updated_at=at)
-        )
-        event = OutboxRow.insert(
-            OutboxRow(
-                event_id=Slot("event_id"),
-                subject=Slot("subject"),
-                event_type=Slot("event_type"),
-                aggregate_id=Slot("aggregate_id"),
-                data=Slot("data"),
-                traceparent=Slot("traceparent"),
-                created_at=Slot("created_at"),
+        event_slots = [
+            Slot(name)
+            for name in (
+                "event_id",
+                "subject",
+                "event_type",
+                "aggregate_id",
+                "data",
+                "traceparent",
+                "created_at",
             )
+        ]
+        self.todo = CompiledQuery(
+            engine,
+            TodoRow.insert(
+                TodoRow(id=Slot("id"), text=Slot("text"), done=False, created_at=at, updated_at=at)
+            ),
         )
-        key = IdempotencyRow.insert(
-            IdempotencyRow(
-                key=Slot("key"), todo_id=Slot("id"), response=Slot("response"), created_at=at
-            )
+        self.event = CompiledQuery(
+            engine,
+            OutboxRow.insert(
+                OutboxRow({getattr(OutboxRow, slot.name): slot for slot in event_slots})
+            ),
         )
-        self.todo = CompiledQuery(engine, todo)
-        self.event = CompiledQuery(engine, event)
-        self.key = CompiledQuery(engine, key)
+        self.key = CompiledQuery(
+            engine,
+            IdempotencyRow.insert(
+                IdempotencyRow(
+                    key=Slot("key"), todo_id=Slot("id"), response=Slot("response"), created_at=at
+                )
+            ),
+        )
         self.together: dict[bool, CompiledQuery] | None = None
         """By whether a key comes along; None on SQLite, which has no inserts in `WITH`."""
         if is_postgres(engine):
-            todo_sql, event_sql, key_sql = (q.querystrings[0] for q in (todo, event, key))
+            todo_and_event = [Slot("id"), Slot("text"), at, at, Deadline(), *event_slots]
+            key = QueryString(_AND_ITS_KEY, Slot("key"), Slot("response"), at)
             self.together = {
-                False: CompiledQuery(engine, QueryString("WITH t AS ({}) {}", todo_sql, event_sql)),
-                True: CompiledQuery(
-                    engine,
-                    QueryString("WITH t AS ({}), e AS ({}) {}", todo_sql, event_sql, key_sql),
+                False: CompiledQuery(
+                    engine, QueryString(_CREATE_BY_DEADLINE, *todo_and_event, QueryString(""))
                 ),
+                True: CompiledQuery(engine, QueryString(_CREATE_BY_DEADLINE, *todo_and_event, key)),
             }
 
 
@@ -187,7 +222,9 @@ class TodoService:
             # A key used before fails the whole statement; `create` answers with its todo.
             with self._traced("create"):
                 values |= self._event(TODO_CREATED, todo.id, todo)
-                await self._inserts.together[bool(idempotency_key)].rows(**values)
+                [row] = await self._inserts.together[bool(idempotency_key)].rows(**values)
+            if not row["created"]:
+                raise TimeoutError("the database ran the write past its deadline")
             return todo, True
         async with self._transaction("create"):
             if idempotency_key:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,22 @@ class Migration:
 
 class _PostgresEngine(PostgresEngine):
     """Piccolo's engine, minus the version check that connects while the engine is built: that
-    blocked start-up (up to asyncpg's connect timeout) before readiness could say anything."""
+    blocked start-up (up to asyncpg's connect timeout) before readiness could say anything.
+    It also knows how far the server's clock is from ours, for `Deadline`."""
+
+    clock_offset = timedelta(0)
+    CLOCK_READING_MAX_ROUND_TRIP = timedelta(milliseconds=200)
 
     async def check_version(self) -> None:
         return None
+
+    async def read_clock(self) -> None:
+        """Measure the server's clock against ours (to half a round trip)."""
+        sent = datetime.now(UTC)
+        [row] = await self.run_ddl("SELECT clock_timestamp() AS now")
+        received = datetime.now(UTC)
+        if received - sent < self.CLOCK_READING_MAX_ROUND_TRIP:
+            self.clock_offset = row["now"] - (sent + (received - sent) / 2)
 
 
 def engine_for(database_url: str | None, data_dir: Path, sqlite_name: str) -> AnyEngine:
@@ -112,6 +124,26 @@ class Slot:
         self.name = name
 
 
+class Deadline(Slot):
+    """Filled in with the last moment, on the database server's clock, at which a statement may
+    still take effect: a statement guarded by `clock_timestamp() < deadline` that a frozen
+    server runs only once the service has given up on it (and answered 503) changes nothing,
+    as a transaction whose commit was never sent would. A second before the statement timeout,
+    so that an answer sent in time also arrives in time."""
+
+    MARGIN = timedelta(seconds=1)
+
+    def __init__(self) -> None:
+        super().__init__("deadline")
+
+    @staticmethod
+    def for_engine(engine: AnyEngine) -> datetime:
+        offset = getattr(engine, "clock_offset", timedelta(0))
+        return (
+            datetime.now(UTC) + offset + timedelta(seconds=QUERY_TIMEOUT_SECONDS) - Deadline.MARGIN
+        )
+
+
 class CompiledQuery:
     """A Piccolo query built and compiled to SQL once, then run with fresh values for its slots.
 
@@ -128,7 +160,12 @@ class CompiledQuery:
 
     def bind(self, **values: Any) -> tuple[str, list[Any]]:
         """The SQL and its arguments with the slots filled in, for a connection of one's own."""
-        return self._sql, [values[arg.name] if isinstance(arg, Slot) else arg for arg in self._args]
+        return self._sql, [self._value(arg, values) for arg in self._args]
+
+    def _value(self, arg: Any, values: dict[str, Any]) -> Any:
+        if isinstance(arg, Deadline):
+            return Deadline.for_engine(self._engine)
+        return values[arg.name] if isinstance(arg, Slot) else arg
 
     async def rows(self, **values: Any) -> Sequence[Mapping[str, Any]]:
         """The result rows: asyncpg records on PostgreSQL, dicts on SQLite, typed alike."""
@@ -139,7 +176,7 @@ class CompiledQuery:
             if transaction is not None:
                 return await transaction.connection.fetch(self._sql, *args)  # type: ignore[no-any-return]
             if engine.pool is not None:
-                return await engine.pool.fetch(self._sql, *args)  # type: ignore[no-any-return]
+                return await _fetch_from_pool(engine.pool, self._sql, args)
             return await engine._run_in_new_connection(self._sql, args)  # type: ignore[no-any-return]
         if transaction is not None:
             return await engine._run_in_existing_connection(transaction.connection, self._sql, args)  # type: ignore[no-any-return]
@@ -153,9 +190,28 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     LISTEN or SET), and an open transaction is still rolled back by asyncpg itself."""
 
 
+async def _fetch_from_pool(
+    pool: asyncpg.Pool, sql: str, args: Sequence[Any]
+) -> Sequence[Mapping[str, Any]]:
+    """A statement on a pooled connection; one that timed out or lost its server is cut, not
+    returned: asyncpg would first wait for its cancellation, which a frozen server never
+    confirms, and the answer (a 503) would come twice the deadline late."""
+    connection = await pool.acquire()
+    try:
+        return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+    except BaseException as exc:
+        if not isinstance(exc, asyncpg.PostgresError):  # the server answered: connection fine
+            connection.terminate()
+        raise
+    finally:
+        await pool.release(connection)
+
+
 async def open_engine(engine: AnyEngine, *, pool_size: int = 10) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=pool_size, reset=_keep_session)
+        if isinstance(engine, _PostgresEngine):
+            await engine.read_clock()
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
 
@@ -176,7 +232,12 @@ async def close_engine(engine: AnyEngine, timeout: float = 5.0) -> None:
 async def ping(engine: AnyEngine, timeout: float = 2.0) -> str | None:
     """None when the database answers, else the reason (for `/readyz`)."""
     try:
-        await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout)
+        probe = (
+            engine.read_clock()
+            if isinstance(engine, _PostgresEngine)
+            else engine.run_ddl("SELECT 1")
+        )
+        await asyncio.wait_for(probe, timeout)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         log.warning("database check failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         return unavailable(exc)
