@@ -26,6 +26,7 @@ from manifest_checks import (
     promtests,
     render,
     schemas,
+    staging_validation,
     workflows,
 )
 from manifest_checks.tools import MissingTool
@@ -106,6 +107,10 @@ def run_all() -> int:
     report.check(
         "release order: no promotion before the commit's images and staging's validation",
         workflows.release_order_problems,
+    )
+    report.check(
+        "staging validation: the commit's test runner, against the hosts staging serves",
+        partial(staging_validation.validation_problems, rendered.get("k8s/overlays/staging", [])),
     )
     print(f"\n{report.failed} check(s) failed" if report.failed else "\nall manifest checks passed")
     return 1 if report.failed else 0

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from manifest_checks.promtests import STREAMING_PATHS
 from manifest_checks.render import Manifest, name_of, of_kind
 
 INTERNAL_PATHS = ("/metrics", "/healthz", "/readyz", "/schema", "/asyncapi.json")
@@ -403,6 +404,31 @@ def public_route_problems(manifests: Iterable[Manifest]) -> list[str]:
     return problems
 
 
+def streaming_route_problems(manifests: Iterable[Manifest]) -> list[str]:
+    """No public route to a streaming path (server-sent events) has a finite timeout: Envoy's
+    route timeout spans the whole response, so it would cut every open stream."""
+    streaming = {path for paths in STREAMING_PATHS.values() for path in paths}
+    problems = []
+    for vs in of_kind(manifests, "VirtualService"):
+        if not _is_public(vs):
+            continue
+        for route in vs.get("spec", {}).get("http", []):
+            timeout = route.get("timeout")
+            rewrite = route.get("rewrite", {}).get("uri")
+            cut = sorted(
+                path
+                for path in streaming
+                for match in route.get("match") or [{}]
+                if _reaches(match, rewrite, path)
+            )
+            if cut and timeout not in (None, "0s"):
+                problems.append(
+                    f"{name_of(vs)} route {route.get('name')}: its {timeout} timeout cuts the "
+                    f"streams of {', '.join(cut)}"
+                )
+    return problems
+
+
 def statefulset_problems(manifests: Iterable[Manifest]) -> list[str]:
     """Every StatefulSet's `serviceName` is a headless Service of its namespace that selects its
     pods: the stable per-pod DNS names (postgres-0, nats-0…) come from that Service only."""
@@ -502,6 +528,7 @@ CHECKS: dict[str, Check] = {
     "greeter-split": greeter_split_problems,
     "subsets": subset_problems,
     "public-routes": public_route_problems,
+    "streaming-routes": streaming_route_problems,
     "statefulsets": statefulset_problems,
     "namespaces": namespace_problems,
     "podmonitors": podmonitor_problems,

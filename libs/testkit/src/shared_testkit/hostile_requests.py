@@ -5,6 +5,8 @@ service under test, `{host}` its address."""
 from __future__ import annotations
 
 import socket
+import ssl
+from urllib.parse import urlsplit
 
 DEEP = "[" * 5000 + "]" * 5000
 
@@ -46,14 +48,31 @@ CORPUS: dict[str, bytes] = {
 
 
 def send(port: int, path: str, template: bytes, timeout: float = 15.0) -> int | None:
-    """Send one raw request; the status code, or None when the server closed without one."""
-    raw = template.replace(b"{path}", path.encode()).replace(b"{host}", b"127.0.0.1")
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+    """Send one raw request to a local port; the status code, or None when the server closed
+    without one."""
+    return send_to(f"http://127.0.0.1:{port}", path, template, timeout)
+
+
+def send_to(base_url: str, path: str, template: bytes, timeout: float = 15.0) -> int | None:
+    """Send one raw request to `base_url` (http, or https as through a deployment's gateway,
+    which routes by the Host it is given); the status code, or None when the server closed or
+    timed out without one."""
+    url = urlsplit(base_url)
+    host = url.hostname or "127.0.0.1"
+    secure = url.scheme == "https"
+    raw = template.replace(b"{path}", path.encode()).replace(b"{host}", host.encode())
+    with socket.create_connection((host, url.port or (443 if secure else 80)), timeout) as plain:
+        connection = (
+            ssl.create_default_context().wrap_socket(plain, server_hostname=host)
+            if secure
+            else plain
+        )
         connection.sendall(raw)
-        connection.shutdown(socket.SHUT_WR)  # a body that lies about its length ends here
+        if not secure:  # a body that lies about its length ends here (TLS cannot half-close)
+            connection.shutdown(socket.SHUT_WR)
         try:
             status_line = connection.makefile("rb").readline()
-        except (ConnectionResetError, TimeoutError):
+        except (ConnectionResetError, TimeoutError, ssl.SSLError):
             return None
     parts = status_line.split()
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
