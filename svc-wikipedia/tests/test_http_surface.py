@@ -74,7 +74,7 @@ async def test_openapi_describes_the_trigger(client: Any) -> None:
     assert set(document["paths"]["/"]["post"]["responses"]) == {"202", "400", "503"}
 
 
-def test_the_cold_http_path_imports_no_framework_database_or_consumer() -> None:
+def test_the_cold_http_path_imports_no_framework_database_consumer_or_http_library() -> None:
     script = """
 import json, sys
 from svc_wikipedia.main import main  # noqa: F401  (the console entry's own imports)
@@ -97,5 +97,6 @@ print(json.dumps(sorted(sys.modules)))
         "shared_runtime.database",
         "shared_runtime.web",
         "svc_wikipedia.consumer",
+        "httpx",  # only `fetch-page` downloads pages with it
     ):
         assert heavy not in loaded, heavy

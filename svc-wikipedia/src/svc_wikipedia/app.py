@@ -21,16 +21,22 @@ from svc_wikipedia.http import WikipediaHttp, traced
 from svc_wikipedia.scheduler import Clock, Scheduler, utc_now
 from svc_wikipedia.settings import WikipediaSettings
 from svc_wikipedia.suggestions import Suggester
-from svc_wikipedia.wikipedia import open_wikipedia
+from svc_wikipedia.wikipedia import TrustStore, open_wikipedia
 
 SERVICE = "svc-wikipedia"
 STREAMS = (WIKIPEDIA, TODO_COMMANDS, DLQ)
 """What this service consumes from and publishes to, declared when running locally."""
 
 
-def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> ASGIApp:
-    """The service; `clock` decides the scheduler's slots (tests pin it). NATS is connected in
-    the background: HTTP answers from the start, and `/readyz` says what is missing meanwhile."""
+def create_app(
+    settings: WikipediaSettings,
+    *,
+    clock: Clock = utc_now,
+    trust_store: TrustStore | None = None,
+) -> ASGIApp:
+    """The service; `clock` decides the scheduler's slots (tests pin it), `trust_store` may
+    already be loading (main starts it first). NATS is connected in the background: HTTP
+    answers from the start, and `/readyz` says what is missing meanwhile."""
     links: list[NatsLink] = []
 
     @asynccontextmanager
@@ -62,7 +68,7 @@ def create_app(settings: WikipediaSettings, *, clock: Clock = utc_now) -> ASGIAp
                 stops.append(scheduler.stop)
             http.suggester = suggester
 
-        async with open_wikipedia(settings) as wikipedia:
+        async with open_wikipedia(settings, trust_store) as wikipedia:
             link = NatsLink(settings, SERVICE, start_triggers)
             link.start()
             links.append(link)

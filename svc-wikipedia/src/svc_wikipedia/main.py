@@ -65,9 +65,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         )
 
+    from svc_wikipedia.wikipedia import preloaded_trust_store
+
+    trust_store = preloaded_trust_store(settings)  # loads while the imports below run
+
     from shared_runtime.server import serve
     from shared_runtime.telemetry import configure_tracing
     from svc_wikipedia.app import create_app
 
     configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)
-    serve(create_app(settings), settings)
+    serve(create_app(settings, trust_store=trust_store), settings)
