@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser
+from shared_runtime.imports import skip_unused_imports
 from shared_runtime.telemetry import configure_observability
-from shared_runtime.web import serve
-from svc_pingpong.app import create_app
 from svc_pingpong.settings import PingpongSettings
 
 SERVICE = "svc-pingpong"
@@ -19,5 +18,9 @@ DESCRIPTION = (
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, PingpongSettings).parse_args(argv)
     settings = PingpongSettings()
+    skip_unused_imports()
     configure_observability(SERVICE, settings)
+    from shared_runtime.server import serve  # after the edge is set up, and not for --help
+    from svc_pingpong.app import create_app
+
     serve(create_app(settings), settings)

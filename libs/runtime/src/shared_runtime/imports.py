@@ -25,7 +25,8 @@ def skip_unused_tracing_imports() -> None:
 def skip_unused_imports(nats_url: str | None = None) -> None:
     """httpx's command line (click, rich, pygments: a third of httpx's import time) is never
     run by a service; nats-py imports aiohttp only to offer WebSocket URLs, so it is skipped
-    unless `nats_url` is one."""
+    unless `nats_url` is one. Without aiohttp nothing a service runs uses attrs, which Litestar
+    imports at every app's construction (10 ms) only to look for attrs classes."""
     _absent("httpx._main")
     if not (nats_url or "").startswith(("ws://", "wss://")):
-        _absent("aiohttp")
+        _absent("aiohttp", "attrs", "attr")
