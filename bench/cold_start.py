@@ -2,7 +2,8 @@
 
 Each run starts a fresh process on a free port and polls `--path` every millisecond until it
 answers 200. Service and baseline runs alternate, so load on the machine hits both alike. Also
-reports `python -X importtime` for the service's entry module against `import uvicorn`.
+reports the CPU time each process used until then (what other processes on a busy machine move
+least), and `python -X importtime` for the service's entry module against `import uvicorn`.
 
     .venv/bin/python bench/cold_start.py --service svc-greeter --service svc-pingpong
     .venv/bin/python bench/cold_start.py --command "svc-todo" --module svc_todo.main \\
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
+from benchkit import VENV_BIN, Launched, cpu_seconds, machine, percentile, rss_megabytes
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASELINE = "bare ASGI (uvicorn)"
@@ -95,22 +96,27 @@ def main() -> None:
         baseline = Target(BASELINE, bare, "")
         seconds: dict[str, list[float]] = defaultdict(list)
         rss: dict[str, list[float]] = defaultdict(list)
+        cpu: dict[str, list[float]] = defaultdict(list)
         for _ in range(args.runs):
             for target in [*targets, baseline]:
                 server = Launched(target.command, env)
                 try:
                     seconds[target.name].append(server.seconds_until_ok(args.path))
                     rss[target.name].append(rss_megabytes(server.process.pid))
+                    cpu[target.name].append(cpu_seconds(server.process.pid) * 1000)
                 finally:
                     server.stop()
 
     print(f"machine: {machine()}; {args.runs} runs each, first 200 on {args.path}")
     base_p50 = percentile(seconds[BASELINE], 0.5)
+    base_cpu = percentile(cpu[BASELINE], 0.5)
     for name, values in seconds.items():
         p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        cpu_p50 = percentile(cpu[name], 0.5)
         print(
             f"{name:>22}: p50 {p50 * 1000:6.0f} ms  p95 {p95 * 1000:6.0f} ms"
-            f"  (x{p50 / base_p50:.2f} baseline p50)  RSS {percentile(rss[name], 0.5):.0f} MB"
+            f"  (x{p50 / base_p50:.2f} baseline p50)  RSS {percentile(rss[name], 0.5):.0f} MiB"
+            f"  CPU p50 {cpu_p50:.0f} ms (x{cpu_p50 / base_cpu:.2f})"
         )
     base_import, _ = import_profile("import uvicorn")
     print("aims: svc-todo <= 3.5x, svc-pingpong <= 3x, svc-wikipedia <= 1.5x the baseline p50")

@@ -3,7 +3,8 @@
 Each run launches a fresh process and times, from launch: the first 200 on `/readyz` (NATS
 connected, consumer bound), and the first accepted suggestion (`POST /` with a PingSource
 CloudEvent answered 202, the command stored in JetStream) — what a scale-to-zero request waits
-for. Runs alternate with the baseline (`bare_asgi_app.py`, first 200 on `/`) so machine noise
+for — and the CPU time the process used until then (what other processes on a busy machine move
+least). Runs alternate with the baseline (`bare_asgi_app.py`, first 200 on `/`) so machine noise
 hits both. Wikipedia is a local fake and NATS a private nats-server, so the network is not
 measured. Also reports idle RSS after readiness and `python -X importtime` totals.
 
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchkit import VENV_BIN, Launched, machine, percentile, rss_megabytes
+from benchkit import VENV_BIN, Launched, cpu_seconds, machine, percentile, rss_megabytes
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply
 from shared_testkit.nats_server import NatsServer
@@ -49,7 +50,7 @@ def import_milliseconds(module: str, *, edge: str = "pass") -> float:
     return sum(own) / 1000
 
 
-def service_run(env: dict[str, str], run: int) -> tuple[float, float, float]:
+def service_run(env: dict[str, str], run: int) -> tuple[float, float, float, float]:
     server = Launched([str(VENV_BIN / "svc-wikipedia")], env)
     try:
         ready = server.seconds_until_ok("/readyz")
@@ -58,22 +59,24 @@ def service_run(env: dict[str, str], run: int) -> tuple[float, float, float]:
             f"http://127.0.0.1:{server.port}/", headers={**PING, "ce-id": f"bench-{run}"}
         )
         suggested = time.perf_counter() - server.started
+        cpu = cpu_seconds(server.process.pid) * 1000
         if response.status_code != 202:
             raise RuntimeError(f"suggestion answered {response.status_code}: {response.text}")
     finally:
         server.stop()
-    return ready, suggested, rss
+    return ready, suggested, rss, cpu
 
 
-def baseline_run() -> tuple[float, float]:
+def baseline_run() -> tuple[float, float, float]:
     command = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH_DIR), "bare_asgi_app:app"]
     server = Launched([*command, "--port", "{port}", "--log-level", "warning"], {})
     try:
         ready = server.seconds_until_ok("/")
         rss = rss_megabytes(server.process.pid)
+        cpu = cpu_seconds(server.process.pid) * 1000
     finally:
         server.stop()
-    return ready, rss
+    return ready, rss, cpu
 
 
 def summary(label: str, seconds: list[float], baseline_p50: float) -> str:
@@ -108,14 +111,17 @@ def main() -> None:
                 env["DECLARE_STREAMS"] = "false"  # then bind to them, as in Kubernetes
                 baseline_run()
                 baseline, ready, suggested, service_rss, baseline_rss = [], [], [], [], []
+                service_cpu, baseline_cpu = [], []
                 for run in range(args.runs):
-                    base_seconds, base_rss = baseline_run()
-                    ready_seconds, suggested_seconds, rss = service_run(env, run)
+                    base_seconds, base_rss, base_cpu = baseline_run()
+                    ready_seconds, suggested_seconds, rss, cpu = service_run(env, run)
                     baseline.append(base_seconds)
                     baseline_rss.append(base_rss)
+                    baseline_cpu.append(base_cpu)
                     ready.append(ready_seconds)
                     suggested.append(suggested_seconds)
                     service_rss.append(rss)
+                    service_cpu.append(cpu)
         finally:
             nats.stop()
 
@@ -124,6 +130,11 @@ def main() -> None:
     print(summary("baseline: bare ASGI app, first 200", baseline, baseline_p50))
     print(summary("svc-wikipedia: /readyz 200", ready, baseline_p50))
     print(summary("svc-wikipedia: first suggestion 202", suggested, baseline_p50))
+    service_cpu_p50, baseline_cpu_p50 = percentile(service_cpu, 0.5), percentile(baseline_cpu, 0.5)
+    print(
+        f"CPU time used until then (p50): svc-wikipedia {service_cpu_p50:.0f} ms, "
+        f"baseline {baseline_cpu_p50:.0f} ms ({service_cpu_p50 / baseline_cpu_p50:.1f}x)"
+    )
     print(
         f"idle RSS after ready: svc-wikipedia {statistics.median(service_rss):.0f} MB, "
         f"baseline {statistics.median(baseline_rss):.0f} MB (medians)"
