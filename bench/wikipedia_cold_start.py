@@ -136,8 +136,8 @@ def main() -> None:
         f"baseline {baseline_cpu_p50:.0f} ms ({service_cpu_p50 / baseline_cpu_p50:.1f}x)"
     )
     print(
-        f"idle RSS after ready: svc-wikipedia {statistics.median(service_rss):.0f} MB, "
-        f"baseline {statistics.median(baseline_rss):.0f} MB (medians)"
+        f"idle RSS after ready: svc-wikipedia {statistics.median(service_rss):.0f} MiB, "
+        f"baseline {statistics.median(baseline_rss):.0f} MiB (medians)"
     )
     service_imports = import_milliseconds(
         "svc_wikipedia.main, svc_wikipedia.app",
