@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchkit import VENV_BIN, Launched, cpu_milliseconds, hammer, machine
+from benchkit import VENV_BIN, Launched, cpu_seconds, hammer, machine
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -33,14 +33,14 @@ def measure(
     try:
         server.seconds_until_ok("/readyz")
         asyncio.run(hammer(server.port, "/pingpong", connections=args.connections, seconds=1))
-        cpu_before = cpu_milliseconds(server.process.pid)
+        cpu_before = cpu_seconds(server.process.pid)
         answered = asyncio.run(
             hammer(server.port, "/pingpong", connections=args.connections, seconds=args.seconds)
         )
-        cpu = cpu_milliseconds(server.process.pid) - cpu_before
+        cpu = cpu_seconds(server.process.pid) - cpu_before
     finally:
         server.stop()
-    return answered / args.seconds, cpu * 1000 / answered
+    return answered / args.seconds, cpu * 1_000_000 / answered
 
 
 def main() -> None:
