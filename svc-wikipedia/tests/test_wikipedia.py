@@ -33,6 +33,7 @@ async def test_the_redirect_target_is_the_article_and_the_article_is_not_downloa
     assert url == f"{wikipedia.url}/wiki/Article_1"
     assert [r.path for r in wikipedia.server.requests] == [RANDOM_ARTICLE_PATH]
     assert wikipedia.server.requests[0].headers["User-Agent"] == USER_AGENT
+    assert wikipedia.server.requests[0].headers["Host"] == wikipedia.url.split("://")[1]
 
 
 async def test_a_relative_location_is_made_absolute(wikipedia: Any, make_settings: Any) -> None:

@@ -53,7 +53,7 @@ async def get_head(
         parts.hostname, port, ssl=tls if parts.scheme == "https" else None
     )
     try:
-        host = parts.hostname if port == DEFAULT_PORTS[parts.scheme] else f"{parts.hostname}:{port}"
+        host = parts.netloc.rpartition("@")[2]  # as written: brackets and port kept
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         lines = [f"GET {target} HTTP/1.1", f"Host: {host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
