@@ -13,16 +13,13 @@ the survivor in the Service while JetStream has no quorum.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import nats
@@ -36,6 +33,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from shared_testkit.nats_cluster import NatsCluster, load_provisioning, start_nats
 from shared_testkit.nats_server import NatsServer, nats_server_binary
 from shared_testkit.polling import eventually, wait_until
 from shared_testkit.ports import free_port
@@ -43,19 +41,7 @@ from shared_testkit.ports import free_port
 TOPOLOGIES = ("single", "cluster")
 
 
-def _load_provisioning() -> ModuleType:
-    """nats/provision.py, the script `docker compose up` runs: the test provisions as it does."""
-    spec = importlib.util.spec_from_file_location(
-        "provision", nats_config.NATS_DIR / "provision.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-provisioning = _load_provisioning()
+provisioning = load_provisioning(nats_config.NATS_DIR)
 
 
 @dataclass
@@ -76,116 +62,37 @@ class Connection:
         return await eventually(reported, timeout=5, message=f"{action} to {subject} refused")
 
 
-@dataclass
-class Cluster:
-    """One node or three, with a fresh random password per user."""
+async def connect(cluster: NatsCluster, user: str) -> Connection:
+    """`user`'s connection, without reconnecting, that remembers what the server refused."""
+    connection = Connection(client=Client())
 
-    topology: str
-    servers: list[NatsServer]
-    passwords: dict[str, str]
-    leaf_ports: list[int] = field(default_factory=list)
+    async def on_error(error: Exception) -> None:
+        connection.violations.append(str(error))
 
-    @property
-    def urls(self) -> list[str]:
-        return [server.url for server in self.servers]
-
-    @property
-    def replicas(self) -> int | None:
-        """What provisioning asks for: one copy on one node, the manifests' own on the cluster."""
-        return 1 if self.topology == "single" else None
-
-    async def connect(self, user: str) -> Connection:
-        connection = Connection(client=Client())
-
-        async def on_error(error: Exception) -> None:
-            connection.violations.append(str(error))
-
-        connection.client = await nats.connect(
-            servers=self.urls,
-            user=user,
-            password=self.passwords[user],
-            error_cb=on_error,
-            allow_reconnect=False,
-        )
-        return connection
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop(kill=True)
+    connection.client = await cluster.connect(user, error_cb=on_error, allow_reconnect=False)
+    return connection
 
 
 def _monitor(server: NatsServer, path: str) -> int:
     return httpx.get(f"http://127.0.0.1:{server.monitor_port}{path}", timeout=1).status_code
 
 
-def start(topology: str, directory: Path) -> Cluster:
-    """nats-server from the wheel with single.conf, or three with cluster.conf on loopback;
-    returns once JetStream is healthy on every node (a meta leader is elected)."""
-    # Prefixed: the config parser reads a value that is all digits or starts with "-" otherwise.
-    passwords = {user: f"pw-{secrets.token_hex(12)}" for user in nats_config.password_variables()}
-    leaf_ports: list[int] = []
-    if topology == "single":
-        configs = [nats_config.NATS_DIR / "single.conf"]
-    else:
-        leaf_ports = [free_port() for _ in range(3)]
-        configs = nats_config.loopback_cluster(
-            directory, [free_port() for _ in range(3)], leaf_ports
-        )
-    servers: list[NatsServer] = []
-    with pytest.MonkeyPatch.context() as environment:
-        for user, variable in nats_config.password_variables().items():
-            environment.setenv(variable, passwords[user])
-        for node, config in enumerate(configs):
-            environment.setenv("POD_NAME", f"nats-{node}")
-            (directory / f"nats-{node}").mkdir()
-            servers.append(NatsServer(directory / f"nats-{node}" / "jetstream", config_file=config))
-            servers[-1].start()
-    cluster = Cluster(topology, servers, passwords, leaf_ports)
-    try:
-        wait_until(
-            lambda: all(_monitor(s, "/healthz") == 200 for s in servers),
-            timeout=30,
-            message=f"JetStream healthy on every {topology} node",
-        )
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
-
-
 @pytest.fixture(scope="module", params=TOPOLOGIES)
 def nats_with_users(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    cluster = start(request.param, tmp_path_factory.mktemp(f"nats-{request.param}"))
+) -> Iterator[NatsCluster]:
+    cluster = start_nats(
+        nats_config.NATS_DIR, tmp_path_factory.mktemp(f"nats-{request.param}"), request.param
+    )
     try:
         yield cluster
     finally:
         cluster.stop()
 
 
-async def provision(cluster: Cluster) -> None:
-    """As NACK does; returns once every stream has a leader that every node routes to."""
-    provisioner = await cluster.connect("provisioner")
-    js = provisioner.client.jetstream()
-    declared = await provisioning.provision(
-        js,
-        provisioning.load_manifests(nats_config.NATS_DIR / "jetstream"),
-        replicas=cluster.replicas,
-    )
-    streams = [item.split()[1] for item in declared if item.startswith("stream ")]
-
-    async def led() -> bool:
-        infos = [await js.stream_info(name) for name in streams]
-        return all(info.cluster is None or info.cluster.leader for info in infos)
-
-    await eventually(led, timeout=15, message="every stream has a leader")
-    await provisioner.client.close()
-
-
 @pytest.fixture(scope="module")
-async def cluster(nats_with_users: Cluster) -> Cluster:
-    await provision(nats_with_users)
+async def cluster(nats_with_users: NatsCluster) -> NatsCluster:
+    await nats_with_users.provision()
     return nats_with_users
 
 
@@ -198,8 +105,8 @@ async def pull_one(connection: Connection, subject: str, durable: str, stream: s
     return message.data
 
 
-async def test_todo_publishes_events_and_consumes_commands(cluster: Cluster) -> None:
-    todo, operator = await cluster.connect("todo"), await cluster.connect("operator")
+async def test_todo_publishes_events_and_consumes_commands(cluster: NatsCluster) -> None:
+    todo, operator = await connect(cluster, "todo"), await connect(cluster, "operator")
     js = todo.client.jetstream()
     live = await js.subscribe(
         "todos.events.>", stream="TODOS", ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
@@ -226,8 +133,8 @@ async def test_todo_publishes_events_and_consumes_commands(cluster: Cluster) -> 
     await operator.client.close()
 
 
-async def test_broadcaster_pulls_events_and_keeps_its_ledger(cluster: Cluster) -> None:
-    broadcaster, todo = await cluster.connect("broadcaster"), await cluster.connect("todo")
+async def test_broadcaster_pulls_events_and_keeps_its_ledger(cluster: NatsCluster) -> None:
+    broadcaster, todo = await connect(cluster, "broadcaster"), await connect(cluster, "todo")
     await todo.client.jetstream().publish("todos.events.deleted", b'{"id": "2"}')
 
     pulled: set[bytes] = set()
@@ -255,8 +162,8 @@ async def test_broadcaster_pulls_events_and_keeps_its_ledger(cluster: Cluster) -
     await todo.client.close()
 
 
-async def test_wikipedia_consumes_requests_and_asks_for_todos(cluster: Cluster) -> None:
-    wikipedia, operator = await cluster.connect("wikipedia"), await cluster.connect("operator")
+async def test_wikipedia_consumes_requests_and_asks_for_todos(cluster: NatsCluster) -> None:
+    wikipedia, operator = await connect(cluster, "wikipedia"), await connect(cluster, "operator")
     await operator.client.jetstream().publish("wikipedia.requests", b"{}")
     assert await pull_one(wikipedia, "wikipedia.requests", "wikipedia", "WIKIPEDIA") == b"{}"
     js = wikipedia.client.jetstream()
@@ -273,8 +180,11 @@ async def test_wikipedia_consumes_requests_and_asks_for_todos(cluster: Cluster) 
     await operator.client.close()
 
 
-async def test_operator_and_provisioner_stay_in_their_lanes(cluster: Cluster) -> None:
-    operator, provisioner = await cluster.connect("operator"), await cluster.connect("provisioner")
+async def test_operator_and_provisioner_stay_in_their_lanes(cluster: NatsCluster) -> None:
+    operator, provisioner = (
+        await connect(cluster, "operator"),
+        await connect(cluster, "provisioner"),
+    )
     await operator.client.jetstream().publish("todos.commands.create", b'{"text": "x"}')
     assert (await operator.client.jetstream().stream_info("DLQ")).config.name == "DLQ"
     await operator.client.publish("todos.events.created", b"{}")
@@ -297,7 +207,7 @@ async def test_operator_and_provisioner_stay_in_their_lanes(cluster: Cluster) ->
     await provisioner.client.close()
 
 
-async def test_a_wrong_password_is_turned_away(cluster: Cluster) -> None:
+async def test_a_wrong_password_is_turned_away(cluster: NatsCluster) -> None:
     with pytest.raises(nats.errors.Error):
         await asyncio.wait_for(
             nats.connect(
@@ -319,9 +229,11 @@ def test_no_password_is_in_git() -> None:
     assert not Path(nats_config.NATS_DIR / ".data").exists()
 
 
-async def test_streams_consumers_and_bucket_have_the_declared_replicas(cluster: Cluster) -> None:
+async def test_streams_consumers_and_bucket_have_the_declared_replicas(
+    cluster: NatsCluster,
+) -> None:
     """On the cluster every NACK resource is at its manifest's R3, with both followers current."""
-    operator = await cluster.connect("provisioner")
+    operator = await connect(cluster, "provisioner")
     js = operator.client.jetstream()
     manifests = provisioning.load_manifests(nats_config.NATS_DIR / "jetstream")
     declared: dict[tuple[str, str | None], int] = {}
@@ -371,10 +283,10 @@ async def test_a_node_without_quorum_stays_ready_and_alive(tmp_path: Path) -> No
     so readiness must keep it in the Service and liveness must not restart it; the startup probe
     is the one that waits for JetStream to be current."""
     probes = _probe_paths()
-    cluster = start("cluster", tmp_path)
+    cluster = start_nats(nats_config.NATS_DIR, tmp_path)
     try:
-        await provision(cluster)
-        survivor, *others = cluster.servers
+        await cluster.provision()
+        survivor, *others = cluster.nodes
         for server in others:
             server.stop(kill=True)
         wait_until(
@@ -400,7 +312,7 @@ class LeafNode:
         return f"nats://127.0.0.1:{self.port}"
 
 
-def start_leaf(cluster: Cluster, directory: Path) -> LeafNode:
+def start_leaf(cluster: NatsCluster, directory: Path) -> LeafNode:
     port, monitor = free_port(), free_port()
     url = f"nats://knative:{cluster.passwords['knative']}@127.0.0.1:{cluster.leaf_ports[0]}"
     environment = {"PATH": "", "POD_NAME": "nats-knative-0", "NATS_KNATIVE_LEAF_URL": url}
@@ -408,7 +320,7 @@ def start_leaf(cluster: Cluster, directory: Path) -> LeafNode:
     command += ["-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)]
     with (directory / "leaf.log").open("wb") as log:
         process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
-    hub = cluster.servers[0]
+    hub = cluster.nodes[0]
     wait_until(
         lambda: (
             httpx.get(f"http://127.0.0.1:{hub.monitor_port}/leafz", timeout=1).json()["leafnodes"]
@@ -425,11 +337,11 @@ async def test_knative_reaches_only_its_channel_streams_through_its_leaf_node(
 ) -> None:
     """eventing-natss connects without credentials to the leaf node, which is the `knative` user
     on the cluster: the channel's streams and consumers work across it, and nothing else does."""
-    cluster = start("cluster", tmp_path)
+    cluster = start_nats(nats_config.NATS_DIR, tmp_path)
     leaf: LeafNode | None = None
     try:
-        await provision(cluster)
-        todo = await cluster.connect("todo")
+        await cluster.provision()
+        todo = await connect(cluster, "todo")
         await todo.client.jetstream().publish("todos.events.created", b'{"id": "1"}')
         await todo.client.close()
         leaf = start_leaf(cluster, tmp_path)
@@ -468,7 +380,7 @@ async def test_knative_reaches_only_its_channel_streams_through_its_leaf_node(
                 await forbidden
         await channel.close()
 
-        provisioner = await cluster.connect("provisioner")
+        provisioner = await connect(cluster, "provisioner")
         names = await provisioner.client.jetstream().streams_info()
         assert {"TODOS", "WIKIPEDIA_DEAD_LETTERS"} <= {i.config.name for i in names}
         assert "ELSEWHERE" not in {i.config.name for i in names}
@@ -481,9 +393,9 @@ async def test_knative_reaches_only_its_channel_streams_through_its_leaf_node(
 
 
 async def test_the_dlq_replay_runs_as_its_own_user_and_says_plainly_when_refused(
-    cluster: Cluster,
+    cluster: NatsCluster,
 ) -> None:
-    broadcaster = await cluster.connect("broadcaster")
+    broadcaster = await connect(cluster, "broadcaster")
     letter = {
         "ce-specversion": "1.0",
         "ce-id": "dead-letter-1",
@@ -506,7 +418,7 @@ async def test_the_dlq_replay_runs_as_its_own_user_and_says_plainly_when_refused
     assert line.startswith("svc-broadcaster dlq replay: NATS refused or did not answer")
 
 
-async def _replay(cluster: Cluster, user: str) -> subprocess.CompletedProcess[str]:
+async def _replay(cluster: NatsCluster, user: str) -> subprocess.CompletedProcess[str]:
     command = str(Path(sys.executable).parent / "svc-broadcaster")
     environment = {
         **os.environ,

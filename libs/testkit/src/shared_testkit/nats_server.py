@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -28,9 +30,16 @@ def nats_server_binary() -> str:
 class NatsServer:
     """JetStream on a fixed port and store directory, so a restart keeps streams and state."""
 
-    def __init__(self, store_dir: Path, config_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env` is added to this process's environment (variables the config file names)."""
         self.store_dir = store_dir
         self.config_file = config_file
+        self.env = dict(env or {})
         self.port = free_port()
         self.monitor_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -55,7 +64,9 @@ class NatsServer:
         if self.config_file:
             command += ["-c", str(self.config_file)]
         log_file = (self.store_dir.parent / f"nats-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
         log_file.close()
         wait_until(self._healthy, timeout=15, message=f"nats-server on {self.port} healthy")
 

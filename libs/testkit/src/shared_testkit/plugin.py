@@ -3,6 +3,7 @@ that a skipped test is a failure."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from shared_testkit import containers, postgres
+from shared_testkit.nats_cluster import NatsCluster, start_nats
 from shared_testkit.nats_server import NatsServer
 from shared_testkit.webhook_sink import WebhookSink
 
@@ -27,14 +29,17 @@ LAYERS = {
     "e2e": "L3, runs whole processes, tools or a browser",
 }
 # Fixtures that hand a test a real server: requesting one, even indirectly, makes it integration.
-REAL_SERVER_FIXTURES = frozenset({"postgres_admin_url", "database_url", "nats_server", "nats_url"})
-REAL_SERVERS = frozenset({"NatsServer", "ThrowawayCluster"})
+REAL_SERVER_FIXTURES = frozenset(
+    {"postgres_admin_url", "database_url", "nats_server", "nats_url", "nats_cluster"}
+)
+REAL_SERVERS = frozenset({"NatsServer", "NatsCluster", "start_nats", "ThrowawayCluster"})
 # Names through which a test starts a child process or a browser: using one makes it e2e.
 SPAWNERS = frozenset(
     {"subprocess", "Popen", "ServiceProcess", "async_playwright", "create_subprocess_exec"}
 )
 # The providers of real servers, judged by the fixtures above rather than by what they import.
-PROVIDERS = frozenset({__name__, *(f"shared_testkit.{m}" for m in ("postgres", "nats_server"))})
+_PROVIDER_MODULES = ("postgres", "nats_server", "nats_cluster", "route_proxy")
+PROVIDERS = frozenset({__name__, *(f"shared_testkit.{m}" for m in _PROVIDER_MODULES)})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -219,6 +224,23 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture
+async def nats_cluster(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[NatsCluster]:
+    """Three JetStream nodes from the deployment's nats/cluster.conf on loopback, with every
+    stream, consumer and bucket of nats/jetstream/ at its R3; the test may kill, restart and
+    partition nodes. Services connect with `seed_url` and their own user and password."""
+    directory = tmp_path / "nats-cluster"
+    directory.mkdir()
+    cluster = await asyncio.to_thread(start_nats, request.config.rootpath / "nats", directory)
+    try:
+        await cluster.provision()
+        yield cluster
+    finally:
+        await asyncio.to_thread(cluster.stop)
 
 
 @pytest.fixture
