@@ -12,9 +12,10 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from shared_contracts.catalog import DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, Stream, dlq_subject
 from shared_contracts.cloudevents import CloudEvent
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
 CLOSE_SECONDS = 5.0
+JETSTREAM_PROBE_SECONDS = 2.0
+STALE_PEER_SECONDS = 5.0
+"""A replica not heard from for this long does not count towards a leader's quorum (replicas
+of a stream hear from their leader about every second, idle or not)."""
+JETSTREAM_UNAVAILABLE_SECONDS = 10.0
+"""How long JetStream may stay unanswered through one server before the link moves to another:
+longer than a leader election (about 8 s after a node dies), so only a node that is cut off from
+its cluster, or one that cannot serve JetStream for another reason, is left."""
 
 
 async def cancel_within(task: asyncio.Task[Any], seconds: float) -> bool:
@@ -51,6 +60,12 @@ def credentials(settings: NatsSettings) -> dict[str, str]:
     return {}
 
 
+def seed_list(nats_url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222`: every server of a cluster a client may start from (nats-py
+    takes a list; the environment gives one string)."""
+    return [url.strip() for url in nats_url.split(",") if url.strip()]
+
+
 async def connect(settings: NatsSettings, name: str, *, attempts: int | None = None) -> Client:
     """Connect, retrying until the server answers (a service serves HTTP meanwhile and its
     readiness says why), or `attempts` times (a command line tool); once connected, nats-py
@@ -72,7 +87,7 @@ async def connect(settings: NatsSettings, name: str, *, attempts: int | None = N
     ):
         with attempt:
             return await nats.connect(
-                servers=[settings.nats_url],
+                servers=seed_list(settings.nats_url),
                 name=name,
                 connect_timeout=2,
                 allow_reconnect=True,
@@ -183,6 +198,21 @@ async def dead_letter(
     )
 
 
+def stores(info: StreamInfo) -> bool:
+    """The stream has a leader that has heard from a quorum of its replicas lately. A leader
+    cut off from its peers goes on answering for a while (about 20 s) but cannot store."""
+    cluster = info.cluster
+    if cluster is None:
+        return True  # one server: it answered
+    if not cluster.leader:
+        return False
+    peers = cluster.replicas or []
+    heard = sum(
+        1 for peer in peers if not peer.offline and (peer.active or 0) < STALE_PEER_SECONDS * 1e9
+    )
+    return 1 + heard > (len(peers) + 1) // 2
+
+
 class NatsLink:
     """A service's NATS connection, opened in the background so HTTP serves from the start:
     `/healthz` answers at once and `/readyz` says what is missing until `setup` (declaring
@@ -193,10 +223,16 @@ class NatsLink:
         settings: NatsSettings,
         name: str,
         setup: Callable[[Client], Awaitable[None]],
+        *,
+        probe_stream: str | None = None,
     ) -> None:
+        """`probe_stream`: a stream the service relies on (and may ask about), whose info the
+        link asks for every few seconds once ready, to notice a server that cannot serve
+        JetStream (see `_follow_jetstream`)."""
         self._settings = settings
         self._name = name
         self._setup = setup
+        self._probe_stream = probe_stream
         self._client: Client | None = None
         self._ready = False
         self._task: asyncio.Task[None] | None = None
@@ -234,3 +270,38 @@ class NatsLink:
                 await self._setup(self._client)
         self._ready = True
         log.info("nats ready", extra={"service": self._name})
+        if self._probe_stream is not None:
+            await self._follow_jetstream(self._client, self._probe_stream)
+
+    async def _follow_jetstream(self, client: Client, stream: str) -> None:
+        """A node cut off from its peers keeps its clients' connections open but stores nothing
+        (no responders, 503, or, while it still takes itself for a leader, timeouts): a client
+        left there waits for the partition to heal while the rest of the cluster works. When
+        the stream has not been able to store through this server for
+        JETSTREAM_UNAVAILABLE_SECONDS, move to the next server of the seed list."""
+        js = client.jetstream(timeout=JETSTREAM_PROBE_SECONDS)
+        loop = asyncio.get_running_loop()
+        unanswered_since: float | None = None
+        while True:
+            await asyncio.sleep(JETSTREAM_PROBE_SECONDS)
+            if not client.is_connected:
+                unanswered_since = None
+                continue
+            try:
+                serving = stores(await js.stream_info(stream))
+            except (ServiceUnavailableError, NoRespondersError, TimeoutError):
+                serving = False
+            except NatsError:
+                serving = True  # answered, if not as hoped: this server reaches JetStream
+            if serving:
+                unanswered_since = None
+                continue
+            unanswered_since = unanswered_since or loop.time()
+            if loop.time() - unanswered_since >= JETSTREAM_UNAVAILABLE_SECONDS:
+                server = client.connected_url.netloc if client.connected_url else ""
+                log.warning(
+                    "jetstream unavailable through this server; moving to another",
+                    extra={"server": server},
+                )
+                unanswered_since = None
+                await client.force_reconnect()
