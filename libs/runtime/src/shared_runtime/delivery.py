@@ -56,6 +56,7 @@ WATCH_SECONDS = 1.0
 CANCEL_SECONDS = 2.0
 STATUS_HEADER = "Status"
 PENDING_MESSAGES_HEADER = "Nats-Pending-Messages"
+NO_RESPONDERS_STATUS = "503"
 
 
 class Retry(Exception):
@@ -318,11 +319,16 @@ class DurableConsumer:
 
     async def _status(self, status: str, headers: Mapping[str, str]) -> None:
         """100 is an idle heartbeat; 408/409 end a pull request (expired, leader changed, ...),
-        with the count of messages it will no longer bring."""
+        with the count of messages it will no longer bring; 503 (no responders) means the
+        consumer has no leader at the moment (an election after a node died): the watchdog asks
+        again within WATCH_SECONDS, rather than a pull going back at once, again and again, a
+        thousand times a second, while the cluster elects."""
         if status == "100":
             return
         pending = headers.get(PENDING_MESSAGES_HEADER)
         self._requested = max(self._requested - int(pending), 0) if pending else 0
+        if status == NO_RESPONDERS_STATUS:
+            return
         if status not in ("404", "408"):
             log.info(
                 "pull request ended by the server",
