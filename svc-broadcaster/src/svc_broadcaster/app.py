@@ -84,7 +84,7 @@ def create_app(settings: BroadcasterSettings) -> Litestar:
                 consumers.append(consumer)
                 handlers.append(handler)
 
-            link = NatsLink(settings, SERVICE, bind)
+            link = NatsLink(settings, SERVICE, bind, probe_stream=spec.stream.name)
             link.start()
             monitor = asyncio.create_task(watch_consumer_state())
             app.state.link = link

@@ -114,6 +114,21 @@ class DeliveryLedger:
         self._lease_seconds = lease_seconds
 
     async def claim(self, event_id: str) -> Verdict:
+        """Retried through a NATS outage (the bucket electing a leader, this replica's server
+        going away) for up to a lease: an outage of the ledger is no fault of the message, and
+        a redelivery would spend one of its deliveries (enough of them dead-letter a good
+        event). Raises the last error if the ledger stays away longer."""
+        async for attempt in stamina.retry_context(
+            on=(TimeoutError, NatsError),
+            attempts=None,
+            timeout=self._lease_seconds,
+            wait_max=1.0,
+        ):
+            with attempt:
+                return await self._claim(event_id)
+        raise AssertionError("unreachable: stamina raises when it gives up")
+
+    async def _claim(self, event_id: str) -> Verdict:
         key = key_for(event_id)
         for _ in range(_CLAIM_ATTEMPTS):
             mine = Record(CLAIMED, self.holder, time.time() + self._lease_seconds).encode()

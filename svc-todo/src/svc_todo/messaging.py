@@ -34,7 +34,7 @@ class TodoMessaging:
         self._settings = settings
         self._live = live
         self._commands: DurableConsumer | None = None
-        self.link = NatsLink(settings, SERVICE, self._setup)
+        self.link = NatsLink(settings, SERVICE, self._setup, probe_stream=TODOS.name)
         self._handle_command: Handler | None = None
         self._on_ready: Callable[[], None] = lambda: None
 
