@@ -43,9 +43,14 @@ Responder = Callable[[str, dict[str, str], bytes], Reply]
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """Clients killed mid-connection are part of the tests, not errors worth a traceback."""
+    """Clients killed mid-connection are part of the tests, not errors worth a traceback.
+    The backlog is a real server's rather than socketserver's 5: replicas catching up after an
+    outage open dozens of connections at once, and an overflowing accept queue holds some of
+    them for seconds (SYN retries), long enough for a webhook call to time out at the caller
+    while it is still answered here."""
 
     daemon_threads = True
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):
