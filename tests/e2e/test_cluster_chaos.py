@@ -40,6 +40,7 @@ RECOVERY_SECONDS = 60.0
 DRAIN_SECONDS = 90.0
 """After the load: a message whose ack died with its leader is redelivered after ack_wait (30 s)."""
 LEDGER = "KV_broadcaster_deliveries"
+KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass
@@ -54,7 +55,10 @@ class Load:
     running: bool = True
 
     async def run(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
+        # Idle connections are dropped before the server's keep-alive (uvicorn: 5 s) would: at
+        # equal timeouts a request can go out on a connection the server is closing.
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
             await asyncio.gather(*(self._worker(client, n) for n in range(WORKERS)))
 
     async def _worker(self, client: httpx.AsyncClient, number: int) -> None:
