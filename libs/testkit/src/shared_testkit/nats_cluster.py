@@ -243,9 +243,22 @@ class NatsCluster:
         url = f"http://127.0.0.1:{self.nodes[node].monitor_port}/healthz"
         return httpx.get(url, timeout=1).status_code == 200
 
+    def meta_leader_current(self) -> bool:
+        """The JetStream meta leader counts every other node as current: until then it may
+        refuse to place a stream's replicas ("no suitable peers for placement")."""
+        for node in self.nodes:
+            url = f"http://127.0.0.1:{node.monitor_port}/jsz"
+            meta = httpx.get(url, timeout=1).json().get("meta_cluster") or {}
+            replicas = meta.get("replicas") or []
+            if len(replicas) == len(self.nodes) - 1 and all(r.get("current") for r in replicas):
+                return True
+        return False
+
     def wait_healthy(self, timeout: float = HEALTHY_SECONDS) -> None:
         wait_until(
-            lambda: all(self.healthy(n) for n in range(len(self.nodes))),
+            lambda: (
+                all(self.healthy(n) for n in range(len(self.nodes))) and self.meta_leader_current()
+            ),
             timeout=timeout,
             message=f"JetStream healthy on every {self.topology} node",
         )
