@@ -53,6 +53,7 @@ class Sink:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._process = subprocess.Popen([sys.executable, str(Path(__file__)), str(self.port)])
+        self.pid = self._process.pid
         deadline = time.monotonic() + 15
         while http_status(self.port, "/_received") != 200:
             if time.monotonic() > deadline:

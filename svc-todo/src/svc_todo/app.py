@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from shared_runtime.database import (
 from shared_runtime.web import database_unavailable_response, service_app
 from svc_todo.api import TodoController
 from svc_todo.commands import CreateTodoOnCommand
+from svc_todo.housekeeping import Retention, keep_tidy
 from svc_todo.image import HourlyImage
 from svc_todo.live import LiveUpdates
 from svc_todo.messaging import TodoMessaging, asyncapi
@@ -51,6 +53,10 @@ def create_app(settings: TodoSettings) -> Litestar:
         sweep_seconds=settings.outbox_sweep_seconds,
         batch_size=settings.outbox_batch_size,
     )
+    retention = Retention(
+        published_events=timedelta(minutes=settings.outbox_retention_minutes),
+        idempotency_keys=timedelta(hours=settings.idempotency_retention_hours),
+    )
     todos = TodoService(engine, on_commit=relay.wake)
     http_client = httpx.AsyncClient(
         timeout=httpx.Timeout(10.0, connect=3.0), headers={"User-Agent": f"{SERVICE}/0.1"}
@@ -74,6 +80,9 @@ def create_app(settings: TodoSettings) -> Litestar:
             asyncio.create_task(database.prepare()),
             asyncio.create_task(start_messaging()),
             asyncio.create_task(relay.run(after=database.prepared)),
+            asyncio.create_task(
+                keep_tidy(retention, settings.housekeeping_seconds, after=database.prepared)
+            ),
         ]
         image.refresh_in_background()
         try:

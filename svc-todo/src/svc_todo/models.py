@@ -44,7 +44,7 @@ class IdempotencyRow(Table, tablename="todo_idempotency"):
     key = Varchar(length=300, primary_key=True)
     todo_id = UUID()
     response = Text()
-    created_at = Timestamptz()
+    created_at = Timestamptz(index=True)
 
 
 TABLES: tuple[type[Table], ...] = (TodoRow, OutboxRow, IdempotencyRow)
@@ -58,4 +58,12 @@ async def _create_tables() -> None:
     )
 
 
-MIGRATIONS = (Migration("todo/0001_initial", _create_tables),)
+async def _index_idempotency_age() -> None:
+    """Housekeeping deletes keys by age; databases made before this column had an index."""
+    await IdempotencyRow.create_index(["created_at"], if_not_exists=True)
+
+
+MIGRATIONS = (
+    Migration("todo/0001_initial", _create_tables),
+    Migration("todo/0002_idempotency_age_index", _index_idempotency_age),
+)

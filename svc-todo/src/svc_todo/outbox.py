@@ -9,8 +9,8 @@ round concurrently and marks what JetStream stored in one statement. Publishing 
 duplicate. While writes keep coming the relay goes round after round, each a few awaits long, so
 the request path sharing its event loop cannot starve it.
 
-The backlog gauges and the cleanup of published rows run on their own clock, so they stay true
-however busy the relay is.
+The backlog gauges run on their own clock, so they stay true however busy the relay is; published
+rows are forgotten by `housekeeping`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -37,8 +37,6 @@ from svc_todo.settings import SERVICE
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
-RETENTION = timedelta(hours=1)
-"""Published rows are kept this long for inspection; JetStream keeps the events themselves."""
 GAUGE_SECONDS = 1.0
 PAUSE = Backoff(base_seconds=0.1, max_seconds=5.0)
 """How long the relay waits after a failed round (NATS or the database away), by failures."""
@@ -109,7 +107,7 @@ class OutboxRelay:
         """Relay until cancelled, once `after` returns (the schema exists); a failed round
         (NATS or the database away) pauses with a growing delay, then tries again."""
         await after()
-        housekeeping = asyncio.create_task(self._housekeep(), name="outbox-housekeeping")
+        gauges = asyncio.create_task(self._watch_backlog(), name="outbox-gauges")
         failures = 0
         try:
             while True:
@@ -129,7 +127,7 @@ class OutboxRelay:
                     continue
                 failures = 0
         finally:
-            housekeeping.cancel()
+            gauges.cancel()
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
@@ -195,15 +193,10 @@ class OutboxRelay:
                 events.append((pending.subject, event))
             return await self._publish(events)
 
-    async def _housekeep(self) -> None:
-        """Gauges every second, cleanup of old published rows every sweep, whatever the load."""
-        since_cleanup = 0.0
+    async def _watch_backlog(self) -> None:
+        """The backlog gauges every second, whatever the load."""
         while True:
             await self._refresh_gauges()
-            since_cleanup += GAUGE_SECONDS
-            if since_cleanup >= self._sweep_seconds:
-                since_cleanup = 0.0
-                await self._forget_published()
             await asyncio.sleep(GAUGE_SECONDS)
 
     async def _refresh_gauges(self) -> None:
@@ -220,10 +213,3 @@ class OutboxRelay:
         OUTBOX_BACKLOG.set(backlog)
         age = (datetime.now(UTC) - _as_utc(oldest["created_at"])).total_seconds() if oldest else 0
         OUTBOX_OLDEST_AGE.set(max(age, 0.0))
-
-    async def _forget_published(self) -> None:
-        cutoff = datetime.now(UTC) - RETENTION
-        try:
-            await OutboxRow.delete().where(OutboxRow.published_at < cutoff)
-        except Exception as exc:  # noqa: BLE001 - housekeeping can wait for the next sweep
-            log.warning("outbox cleanup failed", extra={"error": repr(exc)})
