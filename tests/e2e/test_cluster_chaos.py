@@ -17,12 +17,11 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 from nats.aio.client import Client
 
 from shared_testkit.nats_cluster import NatsCluster
@@ -117,14 +116,6 @@ async def events_on_todos(client: Client) -> list[Event]:
         )
     await subscription.unsubscribe()
     return events
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    yield started
-    for process in started:
-        process.stop(kill=True)
 
 
 def start_services(

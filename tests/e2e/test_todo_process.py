@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,14 +26,6 @@ def todo_env(database_url: str, nats_url: str, tmp_path: Path) -> dict[str, str]
         "IMAGE_SOURCE_URL": "http://127.0.0.1:9/unreachable",
         "OUTBOX_SWEEP_SECONDS": "0.5",
     }
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    yield started
-    for process in started:
-        process.stop(kill=True)
 
 
 def start_todo(env: dict[str, str], log_dir: Path, started: list[ServiceProcess]) -> ServiceProcess:
