@@ -19,7 +19,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from shared_runtime.database import QUERY_TIMEOUT_SECONDS
+from shared_runtime.database import QUERY_TIMEOUT_SECONDS, Deadline
 from shared_testkit.asgi_server import serve_app
 from shared_testkit.polling import eventually
 from shared_testkit.postgres import ThrowawayCluster, create_database
@@ -144,6 +144,30 @@ async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half
     texts = await _stored(settings, "text")
     assert "while frozen" not in texts, "a request answered 503 committed later"
     assert {"before", "after"} <= texts
+
+
+async def test_a_write_the_server_runs_past_its_deadline_answers_503_and_creates_nothing(
+    restartable_postgres: ThrowawayCluster, nats_url: str, tmp_path: Path
+) -> None:
+    """Frozen for longer than the write's deadline, shorter than the statement timeout: the
+    statement runs late while svc-todo still waits for it, and must do nothing."""
+    settings = await _settings(restartable_postgres, nats_url, tmp_path)
+    async with serve_app(create_app(settings)) as client:
+        assert (await client.post("/api/todos", json={"text": "before"})).status_code == 201
+        frozen = _postgres_processes(restartable_postgres)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            late = asyncio.create_task(client.post("/api/todos", json={"text": "late"}, timeout=30))
+            # The scenario: resume between the deadline and the statement timeout.
+            await asyncio.sleep(QUERY_TIMEOUT_SECONDS - Deadline.MARGIN.total_seconds() / 2)
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        response = await late
+
+    assert response.status_code == 503
+    assert await _stored(settings, "text") == {"before"}
 
 
 def _postgres_processes(cluster: ThrowawayCluster) -> list[int]:
