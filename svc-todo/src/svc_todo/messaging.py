@@ -50,7 +50,7 @@ class TodoMessaging:
         nc = self.link.client
         if nc is None:
             raise ConnectionClosedError  # not connected yet: the relay retries later
-        return await publish_events(nc.jetstream(), events)
+        return await publish_events(nc, events)
 
     async def stop(self) -> None:
         """Stop consuming; the connection stays open for the relay's last flush."""

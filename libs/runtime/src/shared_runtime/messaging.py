@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import nats
-from nats.aio.client import Client
+from nats.aio.client import NO_RESPONDERS_STATUS, Client
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
-from nats.js.errors import NotFoundError, ServiceUnavailableError
+from nats.js.api import (
+    DiscardPolicy,
+    Header,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamInfo,
+)
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from shared_contracts.catalog import DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, Stream, dlq_subject
 from shared_contracts.cloudevents import CloudEvent
@@ -159,21 +168,58 @@ class Published:
 
 
 async def publish_events(
-    js: JetStreamContext,
+    client: Client,
     events: Sequence[tuple[str, CloudEvent]],
     *,
     timeout: float = PUBLISH_TIMEOUT_SECONDS,
 ) -> list[Published]:
-    """Publish a batch concurrently (every publish in flight at once, then every ack awaited):
-    one round trip for the batch instead of one per event. Results keep the batch's order."""
-    results = await asyncio.gather(
-        *(publish_event(js, subject, event, timeout=timeout) for subject, event in events),
-        return_exceptions=True,
-    )
+    """Publish a batch as one pipelined write: each message asks JetStream to acknowledge on its
+    own subject under one inbox, and the acknowledgements are awaited together. One round trip
+    for the batch, and none of a request's bookkeeping per event (a reply token, a future in the
+    client's map, a timer). Results keep the batch's order; a connection lost on the way raises,
+    and what went out is dropped as a duplicate when published again."""
+    loop = asyncio.get_running_loop()
+    acks: list[asyncio.Future[Msg]] = [loop.create_future() for _ in events]
+    inbox = client.new_inbox()
+
+    async def acknowledged(msg: Msg) -> None:
+        index = msg.subject.rpartition(".")[2]
+        if index.isdigit() and int(index) < len(acks) and not acks[int(index)].done():
+            acks[int(index)].set_result(msg)
+
+    subscription = await client.subscribe(f"{inbox}.*", cb=acknowledged)
+    try:
+        for index, (subject, event) in enumerate(events):
+            await client.publish(
+                subject, event.data, reply=f"{inbox}.{index}", headers=event.nats_headers()
+            )
+        if acks:
+            await asyncio.wait(acks, timeout=timeout)
+    finally:
+        with contextlib.suppress(NatsError):  # a closed connection has dropped it already
+            await subscription.unsubscribe()
     return [
-        Published(event, result if isinstance(result, BaseException) else None)
-        for (_, event), result in zip(events, results, strict=True)
+        Published(event, _ack_error(ack.result()) if ack.done() else TimeoutError("no ack"))
+        for (_, event), ack in zip(events, acks, strict=True)
     ]
+
+
+def _ack_error(ack: Msg) -> BaseException | None:
+    """Why JetStream did not store a published message; None when it did (or dropped it as a
+    duplicate of one it has)."""
+    if ack.headers and ack.headers.get(Header.STATUS) == NO_RESPONDERS_STATUS:
+        return NoRespondersError()
+    try:
+        answer = json.loads(ack.data)
+    except ValueError as exc:
+        return exc
+    if "error" not in answer:
+        return None
+    try:
+        APIError.from_error(answer["error"])  # raises the error as its own class
+    except APIError as exc:
+        return exc
+    return APIError(description=str(answer["error"]))
 
 
 async def dead_letter(
