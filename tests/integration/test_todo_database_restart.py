@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -120,16 +121,10 @@ async def test_a_frozen_postgres_gets_a_503_within_the_deadline_and_nothing_half
     settings = await _settings(restartable_postgres, nats_url, tmp_path)
     async with serve_app(create_app(settings)) as client:
         assert (await client.post("/api/todos", json={"text": "before"})).status_code == 201
-        frozen = _postgres_processes(restartable_postgres)
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
-        try:
+        with _frozen(restartable_postgres):
             started = time.monotonic()
             response = await client.post("/api/todos", json={"text": "while frozen"}, timeout=30)
             waited = time.monotonic() - started
-        finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
         assert response.status_code == 503
         assert response.headers["Retry-After"]
         # The statement deadline, plus the slack of a busy machine; not twice the deadline.
@@ -154,20 +149,28 @@ async def test_a_write_the_server_runs_past_its_deadline_answers_503_and_creates
     settings = await _settings(restartable_postgres, nats_url, tmp_path)
     async with serve_app(create_app(settings)) as client:
         assert (await client.post("/api/todos", json={"text": "before"})).status_code == 201
-        frozen = _postgres_processes(restartable_postgres)
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
-        try:
+        with _frozen(restartable_postgres):
             late = asyncio.create_task(client.post("/api/todos", json={"text": "late"}, timeout=30))
             # The scenario: resume between the deadline and the statement timeout.
             await asyncio.sleep(QUERY_TIMEOUT_SECONDS - Deadline.MARGIN.total_seconds() / 2)
-        finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
         response = await late
 
     assert response.status_code == 503
     assert await _stored(settings, "text") == {"before"}
+
+
+@contextmanager
+def _frozen(cluster: ThrowawayCluster) -> Iterator[None]:
+    """The whole server stopped (SIGSTOP) until the block ends: it answers nothing, and what
+    reached its sockets meanwhile runs when it resumes."""
+    processes = _postgres_processes(cluster)
+    for pid in processes:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in processes:
+            os.kill(pid, signal.SIGCONT)
 
 
 def _postgres_processes(cluster: ThrowawayCluster) -> list[int]:
