@@ -256,9 +256,17 @@ class DurableConsumer:
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self._subscription is not None:
-            # The server drops pull requests whose inbox has no interest left.
-            with contextlib.suppress(NatsError):
-                await self._subscription.unsubscribe()
+            # The server drops pull requests whose inbox has no interest left; messages it had
+            # already sent still pass through `_received`, which hands them back (unsubscribing
+            # would drop them here, to be redelivered only after the ack wait).
+            draining = asyncio.create_task(self._subscription.drain())  # type: ignore[no-untyped-call]
+            done, _ = await asyncio.wait({draining}, timeout=CANCEL_SECONDS)
+            if not done:
+                await cancel_within(draining, CANCEL_SECONDS)
+            elif (error := draining.exception()) is not None:  # the connection is gone
+                log.warning(
+                    "pull inbox not drained", extra={"consumer": self.name, "error": repr(error)}
+                )
         if self._tasks:
             log.info(
                 "finishing messages in hand",
