@@ -56,6 +56,10 @@ async def test_each_change_is_one_cloudevent_on_the_stream(
     assert (updated.headers or {})["ce-type"] == "todo.updated.v1"
     assert json.loads(deleted.data) == {"id": todo["id"], "text": "ship it"}
     assert len({(m.headers or {})["ce-id"] for m in messages}) == 3
+    # Each event names the one before it about the same todo; the creation names none.
+    assert "ce-predecessorid" not in headers
+    assert (updated.headers or {})["ce-predecessorid"] == headers["ce-id"]
+    assert (deleted.headers or {})["ce-predecessorid"] == (updated.headers or {})["ce-id"]
 
 
 async def test_one_trace_runs_from_the_request_through_the_database_to_the_publish(
@@ -147,10 +151,15 @@ async def test_two_replicas_relay_without_duplicates_and_keep_each_todos_order(
     assert len(messages) == 60
     assert len({(m.headers or {})["ce-id"] for m in messages}) == 60
     versions: dict[str, list[int]] = defaultdict(list)
+    chains: dict[str, list[tuple[str | None, str]]] = defaultdict(list)
     for message in messages:
         data = json.loads(message.data)
+        headers = message.headers or {}
         versions[data["id"]].append(int(data["text"].rsplit("v", 1)[1]))
+        chains[data["id"]].append((headers.get("ce-predecessorid"), headers["ce-id"]))
     assert all(seen == [0, 1, 2, 3, 4, 5] for seen in versions.values()), versions
+    for chain in chains.values():  # each names the one before it, whichever replica relayed it
+        assert [predecessor for predecessor, _ in chain] == [None] + [id_ for _, id_ in chain[:-1]]
 
 
 async def test_the_backlog_drains_while_writes_continue(

@@ -52,6 +52,21 @@ def test_each_message_documents_the_cloudevents_headers(channel: Channel) -> Non
     assert {"ce-time", "Content-Type", "Nats-Msg-Id", "traceparent"} <= set(headers["properties"])
 
 
+def test_a_todos_later_events_document_the_predecessor_they_name() -> None:
+    """Consumers that keep a todo's order read `ce-predecessorid`; a creation has none."""
+    messages = TODO_SERVICE["components"]["messages"]
+    named = {
+        event_type: "ce-predecessorid" in message["headers"]["properties"]
+        for event_type, message in messages.items()
+    }
+    assert named == {
+        "todo.created.v1": False,
+        "todo.updated.v1": True,
+        "todo.deleted.v1": True,
+        "todo.create.v1": False,
+    }
+
+
 def test_operations_say_what_the_service_sends_and_receives() -> None:
     actions = {name: op["action"] for name, op in TODO_SERVICE["operations"].items()}
     assert actions == {

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from shared_contracts.catalog import CREATE_TODO, STREAMS, channel_for_type, dlq_subject
-from shared_contracts.cloudevents import CloudEvent, InvalidEvent
+from shared_contracts.cloudevents import PREDECESSOR_ID, CloudEvent, InvalidEvent
 from shared_contracts.todos import CreateTodo, TodoTextError, validate_todo_text
 
 
@@ -28,6 +28,19 @@ def test_binary_mode_round_trip_over_nats() -> None:
     assert again.type == "todo.create.v1"
     assert again.traceparent == event.traceparent
     assert again.json_data() == {"text": "hello"}
+
+
+def test_an_event_names_its_predecessor_in_an_extension_that_survives_the_wire() -> None:
+    first = CloudEvent.new("todo.created.v1", "tests", CreateTodo(text="hello"))
+    second = CloudEvent(
+        id="second", type="todo.updated.v1", source="tests", extensions={PREDECESSOR_ID: first.id}
+    )
+
+    headers = second.nats_headers()
+
+    assert headers["ce-predecessorid"] == first.id
+    assert CloudEvent.from_nats(headers, second.data).predecessor_id == first.id
+    assert CloudEvent.from_nats(first.nats_headers(), first.data).predecessor_id is None
 
 
 def test_structured_http_mode_is_read_with_its_data() -> None:

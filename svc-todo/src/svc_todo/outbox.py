@@ -4,10 +4,11 @@ It wakes right after a commit (no polling delay on the normal path) and also swe
 so events written by another replica or left behind by a crash go out too. Each round takes the
 oldest unpublished event of every todo (so the events of one todo keep their order, even with
 several replicas relaying at once: `FOR UPDATE SKIP LOCKED` on PostgreSQL), publishes the whole
-round concurrently and marks what JetStream stored in one statement. Publishing carries
-`Nats-Msg-Id` = event id, so a row republished after a crash is dropped by JetStream as a
-duplicate. While writes keep coming the relay goes round after round, each a few awaits long, so
-the request path sharing its event loop cannot starve it.
+round concurrently and marks what JetStream stored in one statement. Each event names the todo's
+previous event (`ce-predecessorid`), so consumers working in parallel can keep a todo's order
+too. Publishing carries `Nats-Msg-Id` = event id, so a row republished after a crash is dropped
+by JetStream as a duplicate. While writes keep coming the relay goes round after round, each a
+few awaits long, so the request path sharing its event loop cannot starve it.
 
 The backlog gauges run on their own clock, so they stay true however busy the relay is; published
 rows are forgotten by `housekeeping`.
@@ -25,7 +26,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.cloudevents import PREDECESSOR_ID, CloudEvent
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.delivery import Backoff
 from shared_runtime.messaging import Published
@@ -42,7 +43,10 @@ PAUSE = Backoff(base_seconds=0.1, max_seconds=5.0)
 """How long the relay waits after a failed round (NATS or the database away), by failures."""
 
 _HEADS = """
-SELECT seq, event_id, subject, event_type, data, traceparent, created_at
+SELECT seq, event_id, subject, event_type, data, traceparent, created_at,
+  (SELECT before.event_id FROM todo_outbox before
+   WHERE before.aggregate_id = o.aggregate_id AND before.seq < o.seq
+   ORDER BY before.seq DESC LIMIT 1) AS predecessor_id
 FROM todo_outbox o
 WHERE published_at IS NULL
   AND NOT EXISTS (
@@ -72,7 +76,10 @@ def _as_utc(value: datetime | str) -> datetime:
 
 
 def _pending(row: dict[str, Any]) -> PendingEvent:
+    """The event as published: it names the todo's previous event (already on TODOS, since a
+    round takes only each todo's oldest unpublished event), unless housekeeping has dropped it."""
     created_at = _as_utc(row["created_at"])
+    predecessor = row["predecessor_id"]
     event = CloudEvent(
         id=row["event_id"],
         type=row["event_type"],
@@ -80,6 +87,7 @@ def _pending(row: dict[str, Any]) -> PendingEvent:
         data=row["data"].encode(),
         time=created_at,
         traceparent=row["traceparent"],
+        extensions={PREDECESSOR_ID: predecessor} if predecessor else {},
     )
     return PendingEvent(subject=row["subject"], event=event, created_at=created_at)
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared_contracts.catalog import Channel
-from shared_contracts.cloudevents import JSON, SPEC_VERSION
+from shared_contracts.cloudevents import JSON, PREDECESSOR_ID, SPEC_VERSION
 
 ASYNCAPI_VERSION = "3.0.0"
 _SCHEMAS = "#/components/schemas/"
@@ -16,7 +16,7 @@ _SCHEMAS = "#/components/schemas/"
 
 def cloudevent_headers(channel: Channel) -> dict[str, Any]:
     """The headers every message on `channel` carries (see `CloudEvent.nats_headers`)."""
-    return {
+    headers: dict[str, Any] = {
         "type": "object",
         "required": ["ce-specversion", "ce-id", "ce-type", "ce-source"],
         "properties": {
@@ -40,6 +40,15 @@ def cloudevent_headers(channel: Channel) -> dict[str, Any]:
             },
         },
     }
+    if channel.chained:
+        headers["properties"][f"ce-{PREDECESSOR_ID}"] = {
+            "type": "string",
+            "description": "The ce-id of the previous event about the same entity, on any "
+            "subject of this stream; absent on its first event. A consumer that handles events "
+            "in parallel keeps each entity's order by acting on an event only once its "
+            "predecessor is done.",
+        }
+    return headers
 
 
 def document(

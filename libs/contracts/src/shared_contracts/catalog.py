@@ -78,6 +78,9 @@ class Channel:
     model: type[BaseModel]
     stream: Stream
     summary: str
+    chained: bool = False
+    """Each event names the previous event about the same entity (`ce-predecessorid`); a
+    channel of first events (a creation) has none to name."""
 
 
 TODOS = Stream(
@@ -118,9 +121,15 @@ TODO_UPDATED = Channel(
     TodoUpdated,
     TODOS,
     "A todo's text or done state changed; `previous` holds what the change replaced.",
+    chained=True,
 )
 TODO_DELETED = Channel(
-    "todos.events.deleted", "todo.deleted.v1", TodoDeleted, TODOS, "A todo was deleted."
+    "todos.events.deleted",
+    "todo.deleted.v1",
+    TodoDeleted,
+    TODOS,
+    "A todo was deleted.",
+    chained=True,
 )
 TODO_EVENTS = (TODO_CREATED, TODO_UPDATED, TODO_DELETED)
 CREATE_TODO = Channel(

@@ -1,7 +1,8 @@
 """CloudEvents 1.0 envelopes in NATS binary mode and in both HTTP modes.
 
 In binary mode the attributes travel as `ce-*` headers and the body is the event data as JSON;
-`Nats-Msg-Id` repeats the id so JetStream drops a republished duplicate.
+`Nats-Msg-Id` repeats the id so JetStream drops a republished duplicate. Extension attributes
+travel as `ce-<name>` too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ JSON = "application/json"
 STRUCTURED = "application/cloudevents+json"
 TRACEPARENT = "traceparent"
 REQUIRED_ATTRIBUTES = ("id", "source", "type", "specversion")
+PREDECESSOR_ID = "predecessorid"
+"""Extension: the id of the previous event about the same entity, so that a consumer handling
+events in parallel can still act on each entity's events in order. Absent on an entity's first
+event."""
 
 
 class InvalidEvent(ValueError):
@@ -54,6 +59,10 @@ class CloudEvent:
             traceparent=traceparent,
         )
 
+    @property
+    def predecessor_id(self) -> str | None:
+        return self.extensions.get(PREDECESSOR_ID) or None
+
     def json_data(self) -> Any:
         try:
             return json.loads(self.data or b"null")
@@ -74,6 +83,7 @@ class CloudEvent:
         }
         if self.traceparent:
             headers[TRACEPARENT] = self.traceparent
+        headers.update({f"ce-{name}": value for name, value in self.extensions.items()})
         return headers
 
     @classmethod
