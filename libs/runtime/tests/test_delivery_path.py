@@ -180,6 +180,43 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_after_max_deliver(
     assert reason == "gave up after 3 deliveries: handler failed: RuntimeError('always broken')"
 
 
+async def test_a_handler_told_its_last_delivery_is_the_one_dead_lettered(
+    consumers: Consumers,
+) -> None:
+    told: list[tuple[int, bool]] = []
+
+    async def handler(delivery: Delivery) -> str:
+        told.append((delivery.deliveries, delivery.final))
+        raise Retry("still broken")
+
+    await consumers.start(handler)
+    await consumers.publish(1)
+    await eventually(lambda: _async(consumers.outcomes["dead_lettered"] == 1), timeout=10)
+    assert told == [(1, False), (2, False), (3, True)]
+
+
+async def test_a_message_set_aside_to_wait_for_another_lets_that_one_be_pulled(
+    consumers: Consumers,
+) -> None:
+    """With room for one message, the first waits (set aside) until the second is handled: it
+    would wait forever if waiting took the only place."""
+    second_handled = asyncio.Event()
+
+    async def handler(delivery: Delivery) -> str:
+        if Item.model_validate_json(delivery.event.data).n == 0:
+            async with delivery.set_aside():
+                await second_handled.wait()
+            return "waited"
+        second_handled.set()
+        return "done"
+
+    await consumers.start(handler, ConsumerOptions(concurrency=1, backoff=FAST.backoff))
+    await consumers.publish(2)
+    await eventually(lambda: _async(consumers.outcomes == {"done": 1, "waited": 1}), timeout=10)
+    info = await consumers.nc.jetstream().consumer_info(WORK.name, SPEC.durable)
+    assert info.num_redelivered == 0
+
+
 async def test_stop_hands_a_slow_message_back_for_prompt_redelivery(
     nc: Client, consumers: Consumers
 ) -> None:

@@ -12,7 +12,8 @@ every consumer:
   dead-lettered once `max_deliver` deliveries have failed; it raises `Reject` (or the message is
   not a CloudEvent) and it is dead-lettered at once and terminated. `decide` is that policy.
 - **No double work in one process.** A redelivery that overtakes this process's own slow attempt
-  is deferred, and slow handlers tell JetStream they are still working (`in_progress`).
+  is deferred, and slow handlers tell JetStream they are still working (`in_progress`); a handler
+  that waits for another message sets its own aside, so the wait does not block pulling.
 - **Prompt stop.** `stop` stops pulling, gives handlers in hand a grace period, then hands what is
   left back for immediate redelivery.
 
@@ -29,7 +30,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -98,6 +99,12 @@ class Delivery:
     event: CloudEvent
     subject: str
     deliveries: int
+    final: bool = False
+    """A failure of this delivery dead-letters the message: no other follows."""
+    set_aside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext
+    """While inside, the message waits without taking one of the consumer's `concurrency` places
+    (it stays in hand, kept from redelivery), so waiting for another message cannot stop that
+    message from being pulled."""
 
 
 Handler = Callable[[Delivery], Awaitable[str]]
@@ -409,13 +416,29 @@ class DurableConsumer:
                 "messaging.message.id": event.id,
             },
         ):
+            delivery = Delivery(
+                event,
+                msg.subject,
+                deliveries,
+                final=deliveries >= self._run.max_deliver,
+                set_aside=self._set_aside,
+            )
             try:
-                return await self._handler(Delivery(event, msg.subject, deliveries))
+                return await self._handler(delivery)
             except (Retry, Reject, InvalidEvent) as exc:
                 return exc
             except Exception as exc:  # unexpected means "maybe later": retried
                 log.exception("handler failed", extra={"consumer": self.name, "event_id": event.id})
                 return exc
+
+    @contextlib.asynccontextmanager
+    async def _set_aside(self) -> AsyncIterator[None]:
+        self._busy -= 1
+        try:
+            await self._pull()
+            yield
+        finally:
+            self._busy += 1
 
     async def _apply(self, msg: Msg, decision: Decision) -> None:
         if isinstance(decision, Ack):
