@@ -12,7 +12,12 @@ same concurrency, in alternating rounds:
 Throughput is counted from each consumer's first call to its last, so start-up is excluded.
 Then the publish -> webhook latency of the broadcaster at a steady 50 and 500 events/s.
 
-Run: .venv/bin/python bench/broadcaster_throughput.py [--events 4000] [--rounds 3]
+`--chained`: every second event is the previous one's todo changing (it names it in
+`ce-predecessorid`, right behind it on the stream), the worst case for the broadcaster's per-todo
+order: each such event waits for its predecessor's call to finish. The baseline ignores the order;
+the script counts the events the broadcaster announced before their predecessor.
+
+Run: .venv/bin/python bench/broadcaster_throughput.py [--events 4000] [--rounds 3] [--chained]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +39,7 @@ from benchkit import VENV_BIN, Launched, machine, percentile
 from sink import Sink
 
 from shared_contracts.catalog import STREAMS, TODO_CREATED
-from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.cloudevents import PREDECESSOR_ID, CloudEvent
 from shared_contracts.todos import Todo
 from shared_runtime.messaging import declare_streams, publish_events
 from shared_testkit.nats_server import NatsServer
@@ -48,21 +54,40 @@ def event(text: str) -> CloudEvent:
     return CloudEvent.new(TODO_CREATED.event_type, "/bench", data)
 
 
-async def publish(nats_url: str, count: int, per_second: float | None = None) -> dict[str, float]:
-    """Publish `count` events, in batches of 100 or paced at `per_second`; id -> publish time."""
+def chained(events: list[CloudEvent]) -> list[CloudEvent]:
+    """Every second event names the one before it as its predecessor."""
+    return [
+        replace(e, extensions={PREDECESSOR_ID: events[n - 1].id}) if n % 2 else e
+        for n, e in enumerate(events)
+    ]
+
+
+def announced_early(events: list[CloudEvent], received: dict[str, list[float]]) -> int:
+    """Events whose first call came before their predecessor's."""
+    return sum(
+        1 for e in events if e.predecessor_id and received[e.id][0] < received[e.predecessor_id][0]
+    )
+
+
+async def publish(
+    nats_url: str, count: int, per_second: float | None = None, *, chain: bool = False
+) -> list[tuple[CloudEvent, float]]:
+    """Publish `count` events, in batches of 100 or paced at `per_second` (in pairs when
+    chained); each with its publish time."""
     nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await declare_streams(js, STREAMS)
-    published: dict[str, float] = {}
+    await declare_streams(nc.jetstream(), STREAMS)
+    published: list[tuple[CloudEvent, float]] = []
     started = time.monotonic()
-    batch = 1 if per_second else 100
+    batch = (2 if chain else 1) if per_second else 100
     for first in range(0, count, batch):
         if per_second:
             await asyncio.sleep(max(0.0, started + first / per_second - time.monotonic()))
-        events = [(TODO_CREATED.subject, event(f"bench todo {first + n}")) for n in range(batch)]
-        for _, ce in events:
-            published[ce.id] = time.time()
-        await publish_events(js, events)
+        events = [event(f"bench todo {first + n}") for n in range(batch)]
+        events = chained(events) if chain else events
+        published.extend((e, time.time()) for e in events)
+        results = await publish_events(nc, [(TODO_CREATED.subject, e) for e in events])
+        if failed := next((r.error for r in results if r.error is not None), None):
+            raise failed
     await nc.close()
     return published
 
@@ -83,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--chained", action="store_true", help="pairs of events of one todo")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-broadcaster-"))
@@ -99,7 +125,8 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "DATA_DIR": str(workdir),
     }
-    print(machine())
+    chain = args.chained
+    print(machine(), "chained pairs" if chain else "")
     try:
         rates: dict[str, list[float]] = {"baseline": [], "broadcaster": []}
         for round_number in range(args.rounds):
@@ -107,7 +134,8 @@ def main() -> None:
             if round_number % 2:
                 order.reverse()
             for name in order:
-                ids = set(asyncio.run(publish(server.url, args.events)))
+                events = [e for e, _ in asyncio.run(publish(server.url, args.events, chain=chain))]
+                ids = {e.id for e in events}
                 sink.forget()
                 durable = f"{name}-{round_number}"
                 if name == "baseline":
@@ -124,7 +152,8 @@ def main() -> None:
                 duplicated = sum(len(received[i]) - 1 for i in ids)
                 print(
                     f"round {round_number + 1} {name:12} {rates[name][-1]:7.0f}/s"
-                    f"  duplicated {duplicated}"
+                    f"  duplicated {duplicated}  before their predecessor"
+                    f" {announced_early(events, received)}"
                 )
         baseline = statistics.median(rates["baseline"])
         broadcaster = statistics.median(rates["broadcaster"])
@@ -141,9 +170,9 @@ def main() -> None:
             consumer.seconds_until_ok("/readyz")
             for per_second, count, aim in ((50, 500, 30), (500, 2500, 100)):
                 sink.forget()
-                published = asyncio.run(publish(server.url, count, per_second=per_second))
-                received = wait_for(sink, set(published))
-                latencies = [(received[i][0] - t) * 1000 for i, t in published.items()]
+                published = asyncio.run(publish(server.url, count, per_second, chain=chain))
+                received = wait_for(sink, {e.id for e, _ in published})
+                latencies = [(received[e.id][0] - t) * 1000 for e, t in published]
                 p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
                 print(
                     f"publish -> webhook at {per_second}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms"

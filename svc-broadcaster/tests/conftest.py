@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -30,7 +31,7 @@ from shared_contracts.catalog import (
     TODO_UPDATED,
     Channel,
 )
-from shared_contracts.cloudevents import CloudEvent
+from shared_contracts.cloudevents import PREDECESSOR_ID, CloudEvent
 from shared_contracts.todos import Todo, TodoDeleted
 from shared_runtime.messaging import declare_streams, publish_event
 from shared_testkit.nats_server import NatsServer
@@ -174,14 +175,21 @@ class Bus:
     async def created(self, text: str) -> CloudEvent:
         return await self._publish(TODO_CREATED, todo(text))
 
-    async def updated(self, text: str, *, done: bool) -> CloudEvent:
-        return await self._publish(TODO_UPDATED, todo(text, done=done))
+    async def updated(
+        self, text: str, *, done: bool, after: CloudEvent | None = None
+    ) -> CloudEvent:
+        return await self._publish(TODO_UPDATED, todo(text, done=done), after=after)
 
-    async def deleted(self) -> CloudEvent:
-        return await self._publish(TODO_DELETED, TodoDeleted(id=uuid.uuid4()))
+    async def deleted(self, *, after: CloudEvent | None = None) -> CloudEvent:
+        return await self._publish(TODO_DELETED, TodoDeleted(id=uuid.uuid4()), after=after)
 
-    async def _publish(self, channel: Channel, data: BaseModel) -> CloudEvent:
+    async def _publish(
+        self, channel: Channel, data: BaseModel, *, after: CloudEvent | None = None
+    ) -> CloudEvent:
+        """As svc-todo's outbox does: `after` is the todo's previous event."""
         event = CloudEvent.new(channel.event_type, "/tests", data)
+        if after is not None:
+            event = dataclasses.replace(event, extensions={PREDECESSOR_ID: after.id})
         await publish_event(self.js, channel.subject, event)
         return event
 

@@ -21,6 +21,7 @@ from svc_broadcaster.consumer import Broadcast
 from svc_broadcaster.formats import destination_for
 from svc_broadcaster.ledger import DeliveryLedger, open_bucket
 from svc_broadcaster.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, MESSAGES_PROCESSED
+from svc_broadcaster.ordering import InOrder
 from svc_broadcaster.ratelimit import TokenBucket
 from svc_broadcaster.settings import BroadcasterSettings
 from svc_broadcaster.webhook import Webhook, open_session
@@ -70,8 +71,17 @@ def create_app(settings: BroadcasterSettings) -> Litestar:
 
             async def bind(nc: Client) -> None:
                 ledger = await open_ledger(settings, nc, holder)
+                ack_wait = settings.broadcaster_ack_wait_seconds
+                order = InOrder(
+                    ledger,
+                    unseen_seconds=2 * ack_wait,
+                    remembered_seconds=settings.broadcaster_dedup_ttl_hours * 3600,
+                )
                 handler = Broadcast(
-                    ledger, webhook, lease_seconds=settings.broadcaster_ack_wait_seconds
+                    ledger,
+                    webhook,
+                    order,
+                    due_back_seconds=settings.broadcaster_retry_max_seconds + ack_wait,
                 )
                 consumer = DurableConsumer(
                     nc,
