@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser
-from shared_runtime.imports import skip_unused_imports
+from shared_runtime.imports import skip_postgres_driver, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_pingpong.settings import PingpongSettings
 
@@ -19,6 +19,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, PingpongSettings).parse_args(argv)
     settings = PingpongSettings()
     skip_unused_imports()
+    if not settings.database_url:
+        skip_postgres_driver()
     configure_observability(SERVICE, settings)
     from shared_runtime.server import serve  # after the edge is set up, and not for --help
     from svc_pingpong.app import create_app

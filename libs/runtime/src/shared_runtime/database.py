@@ -14,9 +14,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from piccolo.columns import Timestamptz, Varchar
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -24,6 +23,9 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +198,13 @@ async def _fetch_from_pool(
     """A statement on a pooled connection; one that timed out or lost its server is cut, not
     returned: asyncpg would first wait for its cancellation, which a frozen server never
     confirms, and the answer (a 503) would come twice the deadline late."""
+    from asyncpg import PostgresError  # loaded with the pool: costs a dictionary lookup
+
     connection = await pool.acquire()
     try:
         return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
     except BaseException as exc:
-        if not isinstance(exc, asyncpg.PostgresError):  # the server answered: connection fine
+        if not isinstance(exc, PostgresError):  # the server answered: connection fine
             connection.terminate()
         raise
     finally:
@@ -272,15 +276,27 @@ async def migrate(engine: AnyEngine, migrations: Iterable[Migration]) -> list[st
     return applied_now
 
 
+def _postgres_unavailable() -> tuple[type[Exception], ...]:
+    """asyncpg's errors meaning the server is not there; none in a process on SQLite that
+    marked asyncpg absent at its edge (`skip_postgres_driver`), so it never loads it."""
+    try:
+        import asyncpg
+    except ImportError:
+        return ()
+    return (
+        asyncpg.PostgresConnectionError,
+        asyncpg.OperatorInterventionError,  # shutting down, restarting, statement timeout
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,  # a connection cut in the middle of an operation
+        asyncpg.InvalidAuthorizationSpecificationError,
+        asyncpg.InvalidPasswordError,
+        asyncpg.InvalidCatalogNameError,
+    )
+
+
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,  # TimeoutError too: a statement past its deadline
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,  # shutting down, restarting, statement timeout
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,  # a connection cut in the middle of an operation
-    asyncpg.InvalidAuthorizationSpecificationError,
-    asyncpg.InvalidPasswordError,
-    asyncpg.InvalidCatalogNameError,
+    *_postgres_unavailable(),
     sqlite3.OperationalError,
 )
 """Errors meaning "the database is not there right now" (answered 503), not "the query is wrong"."""
