@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser
-from shared_runtime.imports import skip_unused_imports
+from shared_runtime.imports import skip_postgres_driver, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_todo.settings import SERVICE, TodoSettings
 
@@ -16,6 +16,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, TodoSettings).parse_args(argv)
     settings = TodoSettings()
     skip_unused_imports(settings.nats_url)
+    if not settings.database_url:
+        skip_postgres_driver()
     configure_observability(SERVICE, settings)
     # Loaded only now, once the unused optional imports above are marked absent.
     from shared_runtime.web import serve
