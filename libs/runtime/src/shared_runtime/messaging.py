@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,12 +92,17 @@ async def connect(settings: NatsSettings, name: str, *, attempts: int | None = N
 
     import stamina  # here, not at the top: a function's cold start stays without it
 
+    # Shuffled once here, then walked in order: nats-py would reshuffle the whole pool on every
+    # reconnect, so a move away from a server that cannot reach JetStream (`NatsLink`) landed
+    # on that same server again one time in three.
+    servers = random.sample(seed := seed_list(settings.nats_url), len(seed))
     async for attempt in stamina.retry_context(
         on=(OSError, TimeoutError, NatsError), attempts=attempts, timeout=None, wait_max=5.0
     ):
         with attempt:
             return await nats.connect(
-                servers=seed_list(settings.nats_url),
+                servers=servers,
+                dont_randomize=True,
                 name=name,
                 connect_timeout=2,
                 allow_reconnect=True,
