@@ -70,10 +70,15 @@ def continued_or_new(traceparent: str | None) -> Context:
 
 
 def current_traceparent() -> str | None:
-    """The W3C `traceparent` of the active span, to carry across NATS."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
+    """The W3C `traceparent` of the active span, to carry across NATS: what the tracecontext
+    propagator writes, formatted directly (the global propagator costs a tenth of a create)."""
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return (
+        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{span_context.trace_flags:02x}"
+    )
 
 
 def context_from(headers: Mapping[str, str] | None) -> Context:
