@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from svc_todo.models import IdempotencyRow, OutboxRow, TodoRow
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
+_UNTRACED = nullcontext()
 
 
 class TodoNotFound(LookupError):
@@ -173,6 +174,8 @@ class TodoService:
         self._on_commit = on_commit
         self._pages = _PageQueries(engine)
         self._inserts = _Inserts(engine)
+        self._created: dict[str, Any] = {}
+        """`TODOS_CREATED`'s child for each trigger, looked up once."""
 
     async def page(self, limit: int, after: Position | None = None) -> TodoPage:
         """Up to `limit` todos, newest first, starting after `after` (from the start if None)."""
@@ -206,7 +209,9 @@ class TodoService:
             raise IdempotencyKeyReused(idempotency_key or "")
         if created:
             self._on_commit()
-            TODOS_CREATED.labels(via=via).inc()
+            if (created_via := self._created.get(via)) is None:
+                created_via = self._created[via] = TODOS_CREATED.labels(via=via)
+            created_via.inc()
             log.info("todo created", extra={"todo_id": str(todo.id), "via": via, "text": todo.text})
         else:
             log.info("todo creation repeated", extra={"todo_id": str(todo.id), "via": via})
@@ -288,23 +293,20 @@ class TodoService:
         self._on_commit()
         log.info("todo deleted", extra={"todo_id": str(todo_id)})
 
-    @contextmanager
-    def _traced(self, operation: str) -> Iterator[None]:
+    def _traced(self, operation: str) -> AbstractContextManager[Any]:
         """The write's database span: the outbox row records it as the event's parent, so the
         trace runs request → database → publish. Without a tracer that records, the row records
         the request's trace context."""
         if not is_recording():
-            yield
-            return
-        with _tracer.start_as_current_span(
+            return _UNTRACED
+        return _tracer.start_as_current_span(
             f"todo.{operation}",
             kind=trace.SpanKind.CLIENT,
             attributes={
                 "db.system": "postgresql" if is_postgres(self._engine) else "sqlite",
                 "db.operation": operation,
             },
-        ):
-            yield
+        )
 
     @asynccontextmanager
     async def _transaction(self, operation: str) -> AsyncIterator[None]:
