@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,9 +14,14 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, HeaderParameter, QueryParameter
-from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import (
+    HTTP_201_CREATED,
+    HTTP_304_NOT_MODIFIED,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+)
 
 from shared_contracts.todos import TEXT_MAX_CHARACTERS, Todo, TodoTextError
+from shared_runtime.web import EncodedJson
 from svc_todo.listing import DEFAULT_LIMIT, MAX_LIMIT, BadCursor, Position, entity_tag, matches
 from svc_todo.rejections import ErrorBody, Rejected, read_json_object, reject_unknown_fields
 from svc_todo.service import IdempotencyKeyReused, TodoNotFound, TodoService
@@ -144,22 +150,30 @@ class TodoController(Controller):
         return Response(body, headers=headers, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post(
-        status_code=201,
+        status_code=HTTP_201_CREATED,
         operation_class=json_body(CREATE_BODY),
-        responses=errors(400, 413, 415, 422, 503),
+        # The handler answers with already encoded JSON (see EncodedJson): documented here.
+        responses={
+            HTTP_201_CREATED: ResponseSpec(
+                data_container=Todo,
+                description=HTTPStatus.CREATED.description,
+                generate_examples=False,
+            ),
+            **errors(400, 413, 415, 422, 503),
+        },
     )
     async def create_todo(
         self,
         request: Request[Any, Any, Any],
         todos: NamedDependency[TodoService],
         idempotency_key: IdempotencyKey,
-    ) -> Todo:
+    ) -> EncodedJson:
         """Create a todo from `{"text": str}`: trimmed, 1..140 characters."""
         document = await read_json_object(request)
         reject_unknown_fields(document, {"text"})
         key = f"http:{idempotency_key}" if idempotency_key else None
         try:
-            return await todos.create(document.get("text"), idempotency_key=key, via="http")
+            todo = await todos.create(document.get("text"), idempotency_key=key, via="http")
         except TodoTextError as exc:
             raise Rejected.from_text_error(exc) from exc
         except IdempotencyKeyReused as exc:
@@ -168,6 +182,7 @@ class TodoController(Controller):
                 "this Idempotency-Key was already used with a different body",
                 HTTP_422_UNPROCESSABLE_ENTITY,
             ) from exc
+        return EncodedJson(todo.model_dump_json().encode(), HTTP_201_CREATED)
 
     @get("/{todo_id:uuid}", responses=errors(404, 503))
     async def get_todo(self, todo_id: FromPath[UUID], todos: NamedDependency[TodoService]) -> Todo:

@@ -17,12 +17,36 @@ from shared_runtime.asgi import INTERNAL_PATHS, RequestMetrics, TraceContext, er
 from shared_runtime.server import serve
 from shared_runtime.telemetry import is_recording
 
-__all__ = ["database_unavailable_response", "serve", "service_app"]
+__all__ = ["EncodedJson", "database_unavailable_response", "serve", "service_app"]
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when a hard dependency answers, otherwise the reason it does not."""
+
+
+class EncodedJson:
+    """A JSON answer the handler has already encoded, sent as Litestar's own response sends it
+    (`content-type` and `content-length`, no other header) without its per-answer machinery:
+    headers object, serializer lookup, background tasks; a tenth of a small POST's CPU.
+
+    A handler returning it is an ASGI app to Litestar, so its body is documented with
+    `responses=` instead of the return annotation; headers or cookies configured on the route
+    or app are not added to it."""
+
+    __slots__ = ("body", "status_code")
+
+    def __init__(self, body: bytes, status_code: int) -> None:
+        self.body = body
+        self.status_code = status_code
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
