@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import (
@@ -74,7 +75,7 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
             "body_too_large", "the body must be at most 16 KiB", HTTP_413_REQUEST_ENTITY_TOO_LARGE
         ) from exc
     try:
-        document = json.loads(body)
+        document = _decode(body)
     except ValueError as exc:
         raise Rejected("invalid_json", f"the body is not valid JSON: {exc}") from exc
     except RecursionError as exc:  # fits in 16 KiB: a thousand nested brackets
@@ -82,6 +83,16 @@ async def read_json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise Rejected("body_not_object", "the body must be a JSON object")
     return document
+
+
+def _decode(body: bytes) -> Any:
+    """msgspec reads a small valid body several times faster than json; whatever it refuses
+    (malformed JSON, and what json accepts but msgspec does not: NaN, a BOM, UTF-16, a lone
+    surrogate) is read by json, so the outcome and its error message stay json's."""
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return json.loads(body)
 
 
 def reject_unknown_fields(document: dict[str, Any], allowed: set[str]) -> None:
