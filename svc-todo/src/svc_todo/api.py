@@ -174,7 +174,7 @@ class TodoController(Controller):
         reject_unknown_fields(document, {"text"})
         key = f"http:{idempotency_key}" if idempotency_key else None
         try:
-            todo = await self.todos.create(document.get("text"), idempotency_key=key, via="http")
+            created = await self.todos.create(document.get("text"), idempotency_key=key, via="http")
         except TodoTextError as exc:
             raise Rejected.from_text_error(exc) from exc
         except IdempotencyKeyReused as exc:
@@ -183,7 +183,7 @@ class TodoController(Controller):
                 "this Idempotency-Key was already used with a different body",
                 HTTP_422_UNPROCESSABLE_ENTITY,
             ) from exc
-        return EncodedJson(todo.model_dump_json().encode(), HTTP_201_CREATED)
+        return EncodedJson(created.json.encode(), HTTP_201_CREATED)
 
     @get("/{todo_id:uuid}", responses=errors(404, 503))
     async def get_todo(self, todo_id: FromPath[UUID]) -> Todo:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 from piccolo.querystring import QueryString
@@ -35,6 +35,14 @@ from svc_todo.models import IdempotencyRow, OutboxRow, TodoRow
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 _UNTRACED = nullcontext()
+
+
+class Created(NamedTuple):
+    """A create's outcome: the todo, and its JSON as the REST API answers it, its event carries
+    it and its idempotency key records it: encoded once."""
+
+    todo: Todo
+    json: str
 
 
 class TodoNotFound(LookupError):
@@ -194,17 +202,20 @@ class TodoService:
             raise TodoNotFound(todo_id)
         return _to_todo(row)
 
-    async def create(self, text: object, *, idempotency_key: str | None = None, via: str) -> Todo:
+    async def create(
+        self, text: object, *, idempotency_key: str | None = None, via: str
+    ) -> Created:
         """Create a todo; a key seen before returns the todo it first created instead, or raises
         IdempotencyKeyReused when that todo was created from a different text."""
         text = validate_todo_text(text)
         try:
-            todo, created = await self._create_once(text, idempotency_key)
+            outcome, created = await self._create_once(text, idempotency_key)
         except Exception as exc:
             if not (idempotency_key and _is_unique_violation(exc)):
                 raise
             # The key was used before (or by a concurrent request): answer with its todo.
-            todo, created = await self._recorded(idempotency_key), False
+            outcome, created = await self._recorded(idempotency_key), False
+        todo = outcome.todo
         if not created and todo.text != text:
             raise IdempotencyKeyReused(idempotency_key or "")
         if created:
@@ -215,46 +226,49 @@ class TodoService:
             log.info("todo created", extra={"todo_id": str(todo.id), "via": via, "text": todo.text})
         else:
             log.info("todo creation repeated", extra={"todo_id": str(todo.id), "via": via})
-        return todo
+        return outcome
 
-    async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Todo, bool]:
+    async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Created, bool]:
         now = datetime.now(UTC)
         todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
+        outcome = Created(todo, todo.model_dump_json())
         values: dict[str, Any] = {"id": todo.id, "text": text, "at": now}
         if idempotency_key:
-            values |= {"key": idempotency_key, "response": todo.model_dump_json()}
+            values |= {"key": idempotency_key, "response": outcome.json}
         if self._inserts.together is not None:
             # A key used before fails the whole statement; `create` answers with its todo.
             with self._traced("create"):
-                values |= self._event(TODO_CREATED, todo.id, todo)
+                values |= self._event(TODO_CREATED, todo.id, outcome.json)
                 [row] = await self._inserts.together[bool(idempotency_key)].rows(**values)
             if not row["created"]:
                 raise TimeoutError("the database ran the write past its deadline")
-            return todo, True
+            return outcome, True
         async with self._transaction("create"):
             if idempotency_key:
                 recorded = await self._recorded_or_none(idempotency_key)
                 if recorded is not None:
                     return recorded, False
             await self._inserts.todo.rows(**values)
-            await self._record_event(TODO_CREATED, todo.id, todo)
+            await self._inserts.event.rows(**self._event(TODO_CREATED, todo.id, outcome.json))
             if idempotency_key:
                 await self._inserts.key.rows(**values)
-            return todo, True
+            return outcome, True
 
-    async def _recorded_or_none(self, key: str) -> Todo | None:
+    async def _recorded_or_none(self, key: str) -> Created | None:
         row = (
             await IdempotencyRow.select(IdempotencyRow.response)
             .where(IdempotencyRow.key == key)
             .first()
         )
-        return None if row is None else Todo.model_validate_json(row["response"])
+        if row is None:
+            return None
+        return Created(Todo.model_validate_json(row["response"]), row["response"])
 
-    async def _recorded(self, key: str) -> Todo:
-        todo = await self._recorded_or_none(key)
-        if todo is None:
+    async def _recorded(self, key: str) -> Created:
+        recorded = await self._recorded_or_none(key)
+        if recorded is None:
             raise RuntimeError(f"idempotency key {key!r} vanished after a conflict")
-        return todo
+        return recorded
 
     async def update(
         self, todo_id: uuid.UUID, *, text: str | None = None, done: bool | None = None
@@ -314,17 +328,18 @@ class TodoService:
             async with write_transaction(self._engine):
                 yield
 
-    def _event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> dict[str, Any]:
-        """The outbox row's values for an event about `todo_id`, parented by the current span."""
+    def _event(self, channel: Channel, todo_id: uuid.UUID, data: str) -> dict[str, Any]:
+        """The outbox row's values for an event about `todo_id` (`data` is its JSON), parented
+        by the current span."""
         return {
             "event_id": str(uuid.uuid4()),
             "subject": channel.subject,
             "event_type": channel.event_type,
             "aggregate_id": str(todo_id),
-            "data": data.model_dump_json(),
+            "data": data,
             "traceparent": current_traceparent(),
             "created_at": datetime.now(UTC),
         }
 
     async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
-        await self._inserts.event.rows(**self._event(channel, todo_id, data))
+        await self._inserts.event.rows(**self._event(channel, todo_id, data.model_dump_json()))
