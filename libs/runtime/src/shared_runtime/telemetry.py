@@ -19,6 +19,8 @@ from shared_runtime.imports import skip_unused_tracing_imports
 from shared_runtime.logging import configure_logging
 from shared_runtime.settings import ServiceSettings
 
+_FLAGS = (trace.TraceFlags(0), trace.TraceFlags(trace.TraceFlags.SAMPLED))
+"""Not sampled, sampled: the only flags a continued context keeps."""
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -61,10 +63,10 @@ def continued_or_new(traceparent: str | None) -> Context:
     match = _TRACEPARENT.match(traceparent) if traceparent else None
     trace_id, span_id = (int(match.group(1), 16), int(match.group(2), 16)) if match else (0, 0)
     if trace_id and span_id:
-        flags = trace.TraceFlags(int(match.group(3), 16) & 1)  # type: ignore[union-attr]
+        flags = _FLAGS[int(match.group(3), 16) & 1]  # type: ignore[union-attr]
     else:
         trace_id, span_id = random.getrandbits(128) or 1, random.getrandbits(64) or 1
-        flags = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+        flags = _FLAGS[trace.TraceFlags.DEFAULT]
     span_context = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=flags)
     return trace.set_span_in_context(trace.NonRecordingSpan(span_context))
 
