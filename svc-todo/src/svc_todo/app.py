@@ -26,7 +26,7 @@ from shared_runtime.database import (
     engine_for,
 )
 from shared_runtime.web import database_unavailable_response, service_app
-from svc_todo.api import todo_controller
+from svc_todo.api import TodoController
 from svc_todo.commands import CreateTodoOnCommand
 from svc_todo.housekeeping import Retention, keep_tidy
 from svc_todo.image import HourlyImage
@@ -108,7 +108,7 @@ def create_app(settings: TodoSettings) -> Litestar:
     app = service_app(
         service=SERVICE,
         route_handlers=[
-            todo_controller(todos),
+            TodoController,
             PageController,
             asyncapi_document,
             create_static_files_router(
