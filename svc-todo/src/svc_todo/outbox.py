@@ -136,6 +136,8 @@ class OutboxRelay:
                 failures = 0
         finally:
             gauges.cancel()
+            with suppress(asyncio.CancelledError):
+                await gauges  # a gauge query in flight ends before the engine is closed
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
