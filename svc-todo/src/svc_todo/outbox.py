@@ -29,7 +29,7 @@ from opentelemetry import trace
 from shared_contracts.cloudevents import PREDECESSOR_ID, CloudEvent
 from shared_runtime.database import AnyEngine, is_postgres, write_transaction
 from shared_runtime.delivery import Backoff
-from shared_runtime.messaging import Published
+from shared_runtime.messaging import Published, cancel_within
 from shared_runtime.telemetry import context_from, current_traceparent, is_recording
 from svc_todo.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISH_SECONDS
 from svc_todo.models import OutboxRow
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 GAUGE_SECONDS = 1.0
+STOP_SECONDS = 2.0
 PAUSE = Backoff(base_seconds=0.1, max_seconds=5.0)
 """How long the relay waits after a failed round (NATS or the database away), by failures."""
 
@@ -135,9 +136,13 @@ class OutboxRelay:
                     continue
                 failures = 0
         finally:
+            # Waited for, so a gauge query in flight ends before the engine is closed; cancelled
+            # again only if the first cancellation was lost (it can be, where it meets a
+            # statement's own timeout), as cancelling a query's clean-up would leave it running.
             gauges.cancel()
-            with suppress(asyncio.CancelledError):
-                await gauges  # a gauge query in flight ends before the engine is closed
+            _, running = await asyncio.wait({gauges}, timeout=STOP_SECONDS)
+            if running:
+                await cancel_within(gauges, STOP_SECONDS)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""
