@@ -136,13 +136,8 @@ class OutboxRelay:
                     continue
                 failures = 0
         finally:
-            # Waited for, so a gauge query in flight ends before the engine is closed; cancelled
-            # again only if the first cancellation was lost (it can be, where it meets a
-            # statement's own timeout), as cancelling a query's clean-up would leave it running.
-            gauges.cancel()
-            _, running = await asyncio.wait({gauges}, timeout=STOP_SECONDS)
-            if running:
-                await cancel_within(gauges, STOP_SECONDS)
+            # Waited for, so a gauge query in flight ends before the engine is closed.
+            await cancel_within(gauges, STOP_SECONDS)
 
     async def flush(self, timeout: float = 5.0) -> None:
         """At shutdown, after `run` is cancelled: one last attempt to publish what is committed."""

@@ -45,18 +45,27 @@ longer than a leader election (about 8 s after a node dies), so only a node that
 its cluster, or one that cannot serve JetStream for another reason, is left."""
 
 
+FIRST_CANCEL_GRACE_SECONDS = 1.0
+RECANCEL_SECONDS = 0.1
+
+
 async def cancel_within(task: asyncio.Task[Any], seconds: float) -> bool:
-    """Cancel `task` and wait for it at most `seconds`; True if it ended. Cancelled again and
-    again: nats-py swallows a cancellation in places (a flush, a connect attempt), so one
-    `cancel()` may not stop a task that is inside it."""
-    deadline = asyncio.get_running_loop().time() + seconds
+    """Cancel `task` and wait for it at most `seconds`; True if it ended. The first cancellation
+    gets up to `FIRST_CANCEL_GRACE_SECONDS` to take effect, so clean-up it starts (a rollback, a
+    ledger write, closing a connection) is not cut short; then the task is cancelled again and
+    again: nats-py swallows a cancellation in places (a flush, a connect attempt), and one that
+    meets a timeout of `asyncio.wait_for` can be lost, so one `cancel()` may not stop it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    pause = FIRST_CANCEL_GRACE_SECONDS
     while not task.done():
-        remaining = deadline - asyncio.get_running_loop().time()
+        remaining = deadline - loop.time()
         if remaining <= 0:
             log.warning("task did not stop when cancelled", extra={"task": task.get_name()})
             return False
         task.cancel()
-        await asyncio.wait({task}, timeout=min(0.1, remaining))
+        await asyncio.wait({task}, timeout=min(pause, remaining))
+        pause = RECANCEL_SECONDS
     return True
 
 
