@@ -100,7 +100,7 @@ class Launched:
             self.process.wait()
 
 
-def _content_length(head: bytes) -> int:
+def content_length(head: bytes) -> int:
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             return int(line.split(b":", 1)[1])
@@ -122,7 +122,7 @@ async def hammer(port: int, path: str, *, connections: int, seconds: float) -> i
             while time.perf_counter() < deadline:
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = _content_length(head)
+                length = content_length(head)
                 await reader.readexactly(length)
                 if head.startswith(b"HTTP/1.1 200"):
                     answered += 1

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchkit import VENV_BIN, Launched, _content_length, machine, percentile
+from benchkit import VENV_BIN, Launched, content_length, machine, percentile
 from sink import Sink
 
 from shared_testkit.nats_server import NatsServer
@@ -66,7 +66,7 @@ async def post_steadily(port: int, rate: float, seconds: float) -> dict[str, Pro
         reader, writer = await idle.get()
         writer.write(POST % len(body) + body)
         head = await reader.readuntil(b"\r\n\r\n")
-        answer = await reader.readexactly(_content_length(head))
+        answer = await reader.readexactly(content_length(head))
         probe.answered = time.time()
         idle.put_nowait((reader, writer))
         if not head.startswith(b"HTTP/1.1 201"):
