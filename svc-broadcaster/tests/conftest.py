@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 import nats
 import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel
 
 from shared_contracts.catalog import (
     DLQ,
@@ -184,7 +184,7 @@ class Bus:
         return await self._publish(TODO_DELETED, TodoDeleted(id=uuid.uuid4()), after=after)
 
     async def _publish(
-        self, channel: Channel, data: BaseModel, *, after: CloudEvent | None = None
+        self, channel: Channel, data: msgspec.Struct, *, after: CloudEvent | None = None
     ) -> CloudEvent:
         """As svc-todo's outbox does: `after` is the todo's previous event."""
         event = CloudEvent.new(channel.event_type, "/tests", data)

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
-from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
 from shared_contracts.cloudevents import CloudEvent
@@ -42,10 +42,10 @@ def todo(text: str, *, done: bool = False) -> Todo:
 
 
 def updated(text: str, *, done: bool, previous: TodoPrevious | None) -> TodoUpdated:
-    return TodoUpdated(**todo(text, done=done).model_dump(), previous=previous)
+    return TodoUpdated(**msgspec.structs.asdict(todo(text, done=done)), previous=previous)
 
 
-TRANSITIONS: dict[str, tuple[Channel, BaseModel, str]] = {
+TRANSITIONS: dict[str, tuple[Channel, msgspec.Struct, str]] = {
     "created": (TODO_CREATED, todo("buy milk"), "A todo was created: buy milk"),
     "renamed": (
         TODO_UPDATED,

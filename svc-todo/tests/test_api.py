@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
@@ -26,6 +28,24 @@ async def test_created_todo_is_trimmed_and_listed_newest_first(client: Client) -
     assert first["created_at"] == first["updated_at"]
     listed = (await client.get("/api/todos")).json()
     assert [t["id"] for t in listed] == [second["id"], first["id"]]
+
+
+TODO_JSON = re.compile(
+    rb'\{"id":"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}","text":"buy milk",'
+    rb'"done":false,"created_at":"(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z)",'
+    rb'"updated_at":"(?P=at)"\}'
+)
+
+
+async def test_a_todo_has_one_json_form_wherever_it_is_read(client: Client) -> None:
+    """Created, read alone or listed, a todo is the contract's JSON byte for byte: its fields in
+    order, the id as a string, times in UTC written with `Z`."""
+    created = (await client.post("/api/todos", json={"text": " buy milk "})).content
+
+    assert TODO_JSON.fullmatch(created), created
+    todo_id = json.loads(created)["id"]
+    assert (await client.get(f"/api/todos/{todo_id}")).content == created
+    assert (await client.get("/api/todos")).content == b"[" + created + b"]"
 
 
 async def test_get_update_and_delete_one_todo(client: Client) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
-from pydantic import ValidationError
 
+from shared_contracts.asyncapi import payload_schemas
 from shared_contracts.todos import CreateTodo, TodoTextError, validate_todo_text
 
 
@@ -71,16 +72,45 @@ def test_the_message_never_repeats_the_refused_text() -> None:
 def test_a_command_decoded_from_json_obeys_the_same_rule() -> None:
     data = json.loads('{"text": "a\\ud800b"}')
 
-    with pytest.raises(ValidationError) as failure:
-        CreateTodo.model_validate(data)
+    with pytest.raises(TodoTextError) as failure:
+        CreateTodo.from_data(data)
 
-    cause = failure.value.errors()[0]["ctx"]["error"]
-    assert isinstance(cause, TodoTextError)
-    assert cause.reason == "text_contains_lone_surrogate"
+    assert failure.value.reason == "text_contains_lone_surrogate"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"text": None}, "missing_text"),
+        ({"text": 3}, "text_not_string"),
+        ({"text": " "}, "empty_text"),
+        ({"text": "x" * 141}, "text_too_long"),
+    ],
+)
+def test_a_commands_text_is_refused_with_the_rules_reason_whatever_its_type(
+    data: object, reason: str
+) -> None:
+    with pytest.raises(TodoTextError) as failure:
+        CreateTodo.from_data(data)
+
+    assert failure.value.reason == reason
+
+
+@pytest.mark.parametrize("data", [{}, {"txt": "typo"}, ["a"], "a", None])
+def test_data_that_is_no_command_at_all_is_a_validation_error(data: object) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        CreateTodo.from_data(data)
+
+
+def test_a_command_holds_its_text_trimmed_and_ignores_unknown_fields() -> None:
+    padded = "  " + "x" * 140 + "\n"
+
+    assert CreateTodo.from_data({"text": padded, "priority": 1}).text == "x" * 140
+    assert CreateTodo(text=" built here ").text == "built here"
 
 
 def test_the_command_schema_tells_publishers_the_rule() -> None:
-    text = CreateTodo.model_json_schema()["properties"]["text"]
+    text = payload_schemas([CreateTodo])["CreateTodo"]["properties"]["text"]
 
     assert (text["minLength"], text["maxLength"]) == (1, 140)
     assert "no NUL, no lone surrogates" in text["description"]

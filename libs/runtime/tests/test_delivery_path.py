@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
+import msgspec
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
-from pydantic import BaseModel
 
 from shared_contracts.catalog import (
     DLQ,
@@ -52,7 +52,7 @@ FAST = ConsumerOptions(concurrency=8, backoff=Backoff(base_seconds=0.05, max_sec
 Handler = Callable[[Delivery], Awaitable[str]]
 
 
-class Item(BaseModel):
+class Item(msgspec.Struct):
     n: int
 
 
@@ -145,7 +145,7 @@ async def test_a_retry_is_redelivered_and_a_rejection_dead_lettered_at_once(
     attempts: Counter[int] = Counter()
 
     async def handler(delivery: Delivery) -> str:
-        n = Item.model_validate_json(delivery.event.data).n
+        n = msgspec.json.decode(delivery.event.data, type=Item).n
         attempts[n] += 1
         if n == 0 and delivery.deliveries < 2:
             raise Retry("not yet")
@@ -203,7 +203,7 @@ async def test_a_message_set_aside_to_wait_for_another_lets_that_one_be_pulled(
     second_handled = asyncio.Event()
 
     async def handler(delivery: Delivery) -> str:
-        if Item.model_validate_json(delivery.event.data).n == 0:
+        if msgspec.json.decode(delivery.event.data, type=Item).n == 0:
             async with delivery.set_aside():
                 await second_handled.wait()
             return "waited"

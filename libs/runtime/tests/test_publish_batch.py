@@ -27,7 +27,7 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
 
 
 def event(n: int) -> CloudEvent:
-    return CloudEvent.new("test.v1", "tests", CreateTodo.model_construct(text=f"event {n}"))
+    return CloudEvent.new("test.v1", "tests", CreateTodo(text=f"event {n}"))
 
 
 async def test_every_event_is_stored_once_in_order_and_a_repeat_is_dropped_not_failed(

@@ -8,7 +8,7 @@ failing (the database away) goes there after `max_deliver` attempts.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+import msgspec
 
 from shared_contracts.todos import CreateTodo, TodoTextError
 from shared_runtime.delivery import Delivery, Reject
@@ -24,9 +24,9 @@ class CreateTodoOnCommand:
 
     async def __call__(self, delivery: Delivery) -> str:
         try:
-            text = CreateTodo.model_validate(delivery.event.json_data()).text
-        except (ValidationError, TodoTextError) as exc:
-            reason = _rejection(exc)
+            text = CreateTodo.from_data(delivery.event.json_data()).text
+        except (msgspec.ValidationError, TodoTextError) as exc:
+            reason = exc.reason if isinstance(exc, TodoTextError) else "invalid_command"
             TODOS_REJECTED.labels(reason=reason).inc()
             raise Reject(f"{reason}: {exc}") from exc
         try:
@@ -38,12 +38,3 @@ class CreateTodoOnCommand:
                 "idempotency_key_reused: this command id created a different todo"
             ) from exc
         return "created"
-
-
-def _rejection(exc: Exception) -> str:
-    if isinstance(exc, TodoTextError):
-        return exc.reason
-    assert isinstance(exc, ValidationError)
-    causes = [e.get("ctx", {}).get("error") for e in exc.errors()]
-    reasons = [c.reason for c in causes if isinstance(c, TodoTextError)]
-    return reasons[0] if reasons else "invalid_command"

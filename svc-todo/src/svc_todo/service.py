@@ -13,9 +13,9 @@ from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import msgspec
 from opentelemetry import trace
 from piccolo.querystring import QueryString
-from pydantic import BaseModel
 
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
 from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated, validate_todo_text
@@ -56,13 +56,21 @@ class IdempotencyKeyReused(ValueError):
 
 def _to_todo(row: dict[str, Any]) -> Todo:
     """Rows come typed from the database, so there is nothing to validate again."""
-    return Todo.model_construct(
+    return Todo(
         id=row["id"],
         text=row["text"],
         done=row["done"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _json(data: msgspec.Struct) -> str:
+    """An event's or answer's JSON, as the outbox and idempotency tables hold it (text)."""
+    return _encoder.encode(data).decode()
 
 
 def _is_unique_violation(exc: Exception) -> bool:
@@ -231,7 +239,7 @@ class TodoService:
     async def _create_once(self, text: str, idempotency_key: str | None) -> tuple[Created, bool]:
         now = datetime.now(UTC)
         todo = Todo(id=uuid.uuid4(), text=text, done=False, created_at=now, updated_at=now)
-        outcome = Created(todo, todo.model_dump_json())
+        outcome = Created(todo, _json(todo))
         values: dict[str, Any] = {"id": todo.id, "text": text, "at": now}
         if idempotency_key:
             values |= {"key": idempotency_key, "response": outcome.json}
@@ -262,7 +270,7 @@ class TodoService:
         )
         if row is None:
             return None
-        return Created(Todo.model_validate_json(row["response"]), row["response"])
+        return Created(msgspec.json.decode(row["response"], type=Todo), row["response"])
 
     async def _recorded(self, key: str) -> Created:
         recorded = await self._recorded_or_none(key)
@@ -284,7 +292,7 @@ class TodoService:
             }
             if not changes:
                 return current
-            todo = current.model_copy(update={**changes, "updated_at": datetime.now(UTC)})
+            todo = msgspec.structs.replace(current, **changes, updated_at=datetime.now(UTC))
             await TodoRow.update(
                 {
                     TodoRow.text: todo.text,
@@ -293,7 +301,7 @@ class TodoService:
                 }
             ).where(TodoRow.id == todo_id)
             previous = TodoPrevious(**{k: getattr(current, k) for k in changes})
-            event = TodoUpdated(**todo.model_dump(), previous=previous)
+            event = TodoUpdated(**msgspec.structs.asdict(todo), previous=previous)
             await self._record_event(TODO_UPDATED, todo.id, event)
         self._on_commit()
         log.info("todo updated", extra={"todo_id": str(todo_id), "changed": sorted(changes)})
@@ -341,5 +349,7 @@ class TodoService:
             "created_at": datetime.now(UTC),
         }
 
-    async def _record_event(self, channel: Channel, todo_id: uuid.UUID, data: BaseModel) -> None:
-        await self._inserts.event.rows(**self._event(channel, todo_id, data.model_dump_json()))
+    async def _record_event(
+        self, channel: Channel, todo_id: uuid.UUID, data: msgspec.Struct
+    ) -> None:
+        await self._inserts.event.rows(**self._event(channel, todo_id, _json(data)))

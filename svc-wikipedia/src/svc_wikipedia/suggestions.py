@@ -12,9 +12,9 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import msgspec
 import nats.errors
 from nats.js import JetStreamContext
-from pydantic import ValidationError
 
 from shared_contracts.catalog import CREATE_TODO, WIKIPEDIA_REQUESTED
 from shared_contracts.cloudevents import CloudEvent, InvalidEvent
@@ -59,11 +59,9 @@ def trigger_id(event: CloudEvent, accepted_types: frozenset[str]) -> str:
     if event.type == WIKIPEDIA_REQUESTED.event_type:
         data = event.json_data()
         try:
-            WikipediaRequested.model_validate({} if data is None else data)
-        except ValidationError as exc:
-            raise InvalidEvent(
-                f"data is not a {event.type} request: {exc.errors()[0]['msg']}"
-            ) from exc
+            msgspec.convert({} if data is None else data, WikipediaRequested)
+        except msgspec.ValidationError as exc:
+            raise InvalidEvent(f"data is not a {event.type} request: {exc}") from exc
     return f"{event.source}#{event.id}"
 
 

@@ -3,9 +3,12 @@ headers (NATS binary mode) and the JSON schema of its data, from the same models
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from shared_contracts.catalog import Channel
 from shared_contracts.cloudevents import JSON, PREDECESSOR_ID, SPEC_VERSION
@@ -51,6 +54,18 @@ def cloudevent_headers(channel: Channel) -> dict[str, Any]:
     return headers
 
 
+def payload_schemas(models: Iterable[type[msgspec.Struct]]) -> dict[str, Any]:
+    """The JSON schema of each model and of the models it holds, by class name, referring to one
+    another under `#/components/schemas/`."""
+    _, schemas = msgspec.json.schema_components(models, ref_template=_SCHEMAS + "{name}")
+    for schema in schemas.values():
+        # A model's description is its docstring, which msgspec only dedents as a whole: its
+        # first line, flush with the quotes, leaves the others indented.
+        if "description" in schema:
+            schema["description"] = inspect.cleandoc(schema["description"])
+    return schemas
+
+
 def document(
     title: str,
     version: str,
@@ -61,14 +76,11 @@ def document(
     description: str = "",
 ) -> dict[str, Any]:
     """The messaging side of one service: what it publishes (`sends`) and consumes."""
-    schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    for action, channel in [("send", c) for c in sends] + [("receive", c) for c in receives]:
-        model = channel.model.model_json_schema(ref_template=_SCHEMAS + "{model}")
-        schemas.update(model.pop("$defs", {}))
-        schemas[channel.model.__name__] = model
+    actions = [("send", c) for c in sends] + [("receive", c) for c in receives]
+    for action, channel in actions:
         messages[channel.event_type] = {
             "name": channel.event_type,
             "title": channel.event_type,
@@ -95,7 +107,10 @@ def document(
         "defaultContentType": JSON,
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {
+            "messages": messages,
+            "schemas": payload_schemas(dict.fromkeys(c.model for _, c in actions)),
+        },
     }
     if nats_url:
         address = urlsplit(nats_url)

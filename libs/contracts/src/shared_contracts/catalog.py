@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel
+import msgspec
 
 from shared_contracts.todos import CreateTodo, Todo, TodoDeleted, TodoUpdated
 from shared_contracts.wikipedia import WikipediaRequested
@@ -75,7 +75,7 @@ class Channel:
 
     subject: str
     event_type: str
-    model: type[BaseModel]
+    model: type[msgspec.Struct]
     stream: Stream
     summary: str
     chained: bool = False

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+import msgspec
 
 SPEC_VERSION = "1.0"
 JSON = "application/json"
@@ -46,7 +46,7 @@ class CloudEvent:
         cls,
         event_type: str,
         source: str,
-        data: BaseModel,
+        data: msgspec.Struct,
         *,
         event_id: str | None = None,
         traceparent: str | None = None,
@@ -55,7 +55,7 @@ class CloudEvent:
             id=event_id or str(uuid.uuid4()),
             type=event_type,
             source=source,
-            data=data.model_dump_json().encode(),
+            data=msgspec.json.encode(data),
             traceparent=traceparent,
         )
 

@@ -1,9 +1,7 @@
 """The request that asks svc-wikipedia for one reading suggestion."""
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
 
-class WikipediaRequested(BaseModel):
+class WikipediaRequested(msgspec.Struct, frozen=True):
     """Data of `wikipedia.requested.v1`: empty; the event id identifies the request."""
-
-    model_config = ConfigDict(extra="ignore")
