@@ -61,6 +61,7 @@ def test_refuses_an_unknown_version(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_console_command_reads_port_version_and_greeting_from_env(tmp_path: Path) -> None:
+    """The real command, which runs without pydantic (marked absent in its main)."""
     greeter = ServiceProcess(
         "svc-greeter", {"GREETER_VERSION": "v2", "GREETING": "Hi there"}, tmp_path
     )
