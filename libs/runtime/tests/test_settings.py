@@ -55,9 +55,15 @@ def test_an_override_wins_over_the_environment_and_is_checked_alike(
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("NATS_USER", "from-environment")
 
-    settings = ExampleSettings.from_environment(port="9100", nats_user=None, not_a_field=1)
+    settings = ExampleSettings.from_environment(
+        port="9100", nats_user=None, nats_password=Secret(PASSWORD), not_a_field=1
+    )
 
-    assert (settings.port, settings.nats_user) == (9100, None)
+    assert (settings.port, settings.nats_user, settings.nats_password) == (
+        9100,
+        None,
+        Secret(PASSWORD),
+    )
     with pytest.raises(InvalidSettings, match=r"^WORKERS: Expected `int` >= 1$"):
         ExampleSettings.from_environment(workers=0)
 

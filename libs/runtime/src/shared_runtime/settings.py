@@ -123,7 +123,9 @@ class DatabaseSettings(ServiceSettings, frozen=True):
 
 
 def _decode(expected: type, value: Any) -> Any:
-    """The types msgspec does not build from text itself."""
+    """The types msgspec does not build from text itself (and takes as they are, if given)."""
+    if isinstance(value, expected):
+        return value
     if expected is Path and isinstance(value, str | os.PathLike):
         return Path(value)
     if expected is Secret and isinstance(value, str):
