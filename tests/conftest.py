@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import nats
 import pytest
 from nats.aio.client import Client
@@ -56,7 +57,7 @@ def todo_app(
     """Serve a svc-todo instance (several may share the database and NATS) once it is ready."""
 
     def start(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        return serve_app(create_app(todo_settings.model_copy(update=overrides)))
+        return serve_app(create_app(msgspec.structs.replace(todo_settings, **overrides)))
 
     return start
 

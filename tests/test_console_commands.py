@@ -1,5 +1,6 @@
 """Every console command answers `--help` and `--version` and does nothing else: no database file,
-no migration, no server, no request to any dependency."""
+no migration, no server, no request to any dependency; and refuses a configuration it cannot use
+in one line."""
 
 from __future__ import annotations
 
@@ -85,6 +86,26 @@ def test_help_and_version_answer_without_side_effects(
     assert anything_http.requests == []
     with pytest.raises(BlockingIOError):
         nats_listener.accept()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_invalid_setting_ends_the_command_with_one_line_naming_it(
+    command: str, tmp_path: Path
+) -> None:
+    environment = {
+        "PATH": os.environ["PATH"],
+        "DATA_DIR": str(tmp_path / "data"),
+        "PORT": "eighty",
+        "NATS_PASSWORD": "a secret, never in a message",
+    }
+
+    result = subprocess.run(
+        [str(BIN / command)], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == f"{command}: invalid configuration: PORT: Expected `int`, got `str`\n"
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.skipif(SERVICE_ACCOUNT.exists(), reason="runs inside a pod: credentials exist")

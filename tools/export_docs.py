@@ -92,7 +92,7 @@ def settings_class(dotted: str) -> Any:
 
 async def service_documents(service: str, data_dir: Path) -> dict[str, Any]:
     """The documents `service` serves, asked of its app in-process (lifespan never runs)."""
-    settings = settings_class(SERVICES[service])(data_dir=data_dir)
+    settings = settings_class(SERVICES[service]).from_environment(data_dir=data_dir)
     app_module = importlib.import_module(SERVICES[service].split(".")[0] + ".app")
     app = app_module.create_app(settings)
     documents: dict[str, Any] = {}

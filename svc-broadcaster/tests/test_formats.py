@@ -13,6 +13,7 @@ import pytest
 from shared_contracts.catalog import TODO_CREATED, TODO_DELETED, TODO_UPDATED, Channel
 from shared_contracts.cloudevents import CloudEvent
 from shared_contracts.todos import Todo, TodoDeleted, TodoPrevious, TodoUpdated
+from shared_runtime.settings import Secret
 from shared_testkit.polling import eventually
 from shared_testkit.webhook_sink import Reply, WebhookSink
 from svc_broadcaster.events import announcement_for
@@ -97,8 +98,8 @@ def settings_for(webhook_format: str, url: str) -> BroadcasterSettings:
         return BroadcasterSettings(
             webhook_format="telegram",
             telegram_api_url=url,
-            telegram_bot_token=TOKEN,
-            telegram_chat_id="-1001234",
+            telegram_bot_token=Secret(TOKEN),
+            telegram_chat_id=Secret("-1001234"),
         )
     if webhook_format == "log":
         return BroadcasterSettings(webhook_format="log")
@@ -178,8 +179,8 @@ async def test_telegram_calls_send_message_with_chat_id_and_plain_text(
     settings = BroadcasterSettings(
         webhook_format="telegram",
         telegram_api_url=webhook_sink.url,
-        telegram_bot_token=TOKEN,
-        telegram_chat_id="-1001234",
+        telegram_bot_token=Secret(TOKEN),
+        telegram_chat_id=Secret("-1001234"),
     )
     assert await send(settings, "A todo was marked done: walk") == Sent()
     [call] = webhook_sink.received
@@ -219,7 +220,7 @@ def test_incomplete_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="WEBHOOK_URL is required"):
         BroadcasterSettings(webhook_format="slack")
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
-        BroadcasterSettings(webhook_format="telegram", telegram_bot_token=TOKEN)
+        BroadcasterSettings(webhook_format="telegram", telegram_bot_token=Secret(TOKEN))
     with pytest.raises(ValueError, match="longer than WEBHOOK_TIMEOUT_SECONDS"):
         BroadcasterSettings(webhook_timeout_seconds=30, broadcaster_ack_wait_seconds=10)
 

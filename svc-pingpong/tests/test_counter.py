@@ -30,7 +30,9 @@ async def until_ready(client: AsyncTestClient) -> None:  # type: ignore[type-arg
 
 @pytest.fixture
 async def client(database_env: dict[str, str]) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    settings = PingpongSettings(**{name.lower(): value for name, value in database_env.items()})
+    settings = PingpongSettings.from_environment(
+        **{name.lower(): value for name, value in database_env.items()}
+    )
     async with AsyncTestClient(create_app(settings)) as client:
         await until_ready(client)
         yield client

@@ -1,4 +1,5 @@
-"""Several real `svc-pingpong` processes sharing one database, as Knative scales it."""
+"""Several real `svc-pingpong` processes sharing one database, as Knative scales it (the
+command runs without pydantic, marked absent in its main)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,6 @@ async def test_concurrent_pongs_across_instances_are_numbered_once_and_survive_r
     async with httpx.AsyncClient(base_url=restarted.url) as client:
         assert (await client.get("/pings")).json() == {"pings": REQUESTS}
         assert (await client.get("/pingpong")).text == f"pong {REQUESTS}"
+        assert "pingpong_pongs_total" in (await client.get("/metrics")).text
+        schema = (await client.get("/schema/openapi.json")).json()
+        assert {"/pingpong", "/pings"} <= set(schema["paths"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from litestar.testing import AsyncTestClient
 
 from shared_testkit.polling import eventually
@@ -28,8 +29,8 @@ async def post(client: Client, text: str, key: str) -> dict[str, Any]:
 async def test_the_running_service_forgets_idempotency_keys_past_their_retention(
     settings: TodoSettings,
 ) -> None:
-    short = settings.model_copy(
-        update={"idempotency_retention_hours": 0.2 / 3600, "housekeeping_seconds": 0.05}
+    short = msgspec.structs.replace(
+        settings, idempotency_retention_hours=0.2 / 3600, housekeeping_seconds=0.05
     )
     async with AsyncTestClient(create_app(short)) as client:
         await eventually(lambda: _ready(client), message="svc-todo ready")

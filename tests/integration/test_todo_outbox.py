@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 from nats.js import JetStreamContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -201,7 +202,8 @@ async def _at_least(count: Callable[[], int], minimum: int) -> bool:
 async def test_readiness_names_the_database_problem(todo_settings: TodoSettings) -> None:
     wrong = "postgresql://nobody:wrong@127.0.0.1:5432/test"
     async with serve_app(
-        create_app(todo_settings.model_copy(update={"database_url": wrong})), ready_path="/healthz"
+        create_app(msgspec.structs.replace(todo_settings, database_url=wrong)),
+        ready_path="/healthz",
     ) as client:
 
         async def names_the_database() -> bool:

@@ -19,7 +19,9 @@ def greetings(environments: list[Mapping[str, str]]) -> dict[str, str]:
     """version -> the greeting a greeter started with that environment answers."""
     said = {}
     for environment in environments:
-        settings = GreeterSettings(**{name.lower(): value for name, value in environment.items()})
+        settings = GreeterSettings.from_environment(
+            **{name.lower(): value for name, value in environment.items()}
+        )
         said[settings.greeter_version] = settings.version_greeting
     return said
 

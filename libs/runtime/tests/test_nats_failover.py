@@ -4,10 +4,9 @@ asks when JetStream cannot store through the node it is on (a node cut off from 
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 
 from shared_runtime.messaging import connect
-from shared_runtime.settings import NatsSettings
+from shared_runtime.settings import NatsSettings, Secret
 from shared_testkit.nats_cluster import NatsCluster
 from shared_testkit.polling import eventually
 
@@ -20,7 +19,7 @@ async def test_a_move_always_lands_on_another_node(nats_cluster: NatsCluster) ->
     settings = NatsSettings(
         nats_url=nats_cluster.seed_url,
         nats_user="todo",
-        nats_password=SecretStr(nats_cluster.passwords["todo"]),
+        nats_password=Secret(nats_cluster.passwords["todo"]),
     )
     client = await connect(settings, "failover-test")
     try:

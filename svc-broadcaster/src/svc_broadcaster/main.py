@@ -7,9 +7,8 @@ import json
 import sys
 
 from nats.errors import Error as NatsError
-from pydantic import ValidationError
 
-from shared_runtime.cli import service_parser
+from shared_runtime.cli import service_parser, settings_from_environment
 from shared_runtime.logging import configure_logging
 from shared_runtime.messaging import connect
 from shared_runtime.telemetry import configure_tracing
@@ -28,11 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "dlq" and args.action != "replay":
         parser.error("dlq needs an action: replay")
 
-    try:
-        settings = BroadcasterSettings()
-    except ValidationError as exc:  # its str() would echo the input, secrets included
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        sys.exit(f"{SERVICE}: invalid configuration: {problems}")
+    settings = settings_from_environment(SERVICE, BroadcasterSettings)
     configure_logging(SERVICE, settings.log_level)
 
     if args.command == "dlq":

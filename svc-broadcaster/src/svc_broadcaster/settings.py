@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from msgspec import Meta
 
 from shared_contracts.catalog import BROADCASTER, DeliverFrom
 from shared_runtime.delivery import Backoff, ConsumerOptions
-from shared_runtime.settings import NatsSettings
+from shared_runtime.settings import NatsSettings, Port, Secret
 
 WebhookFormat = Literal["generic", "slack", "discord", "telegram", "log"]
 
@@ -21,46 +21,51 @@ PUBLISHED_RATE_LIMITS: dict[str, tuple[float, int]] = {
 """(calls per second, burst) a chat service publishes for one destination; others: unlimited."""
 
 
-class BroadcasterSettings(NatsSettings):
-    port: int = Field(default=8001, ge=0, le=65535)
+class BroadcasterSettings(NatsSettings, frozen=True):
+    port: Port = 8001
 
     webhook_url: str | None = None
     webhook_format: WebhookFormat = "log"
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
-    webhook_rate_per_second: float | None = Field(
-        default=None,
-        ge=0,
-        description="Calls per second per replica; unset: the chat service's published limit "
-        "(Slack, Discord, Telegram), else unlimited; 0 means unlimited.",
-    )
-    webhook_rate_burst: int | None = Field(default=None, ge=1)
+    webhook_timeout_seconds: Annotated[float, Meta(gt=0)] = 10.0
+    webhook_rate_per_second: (
+        Annotated[
+            float,
+            Meta(
+                ge=0,
+                description="Calls per second per replica; unset: the chat service's published "
+                "limit (Slack, Discord, Telegram), else unlimited; 0 means unlimited.",
+            ),
+        ]
+        | None
+    ) = None
+    webhook_rate_burst: Annotated[int, Meta(ge=1)] | None = None
     telegram_api_url: str = "https://api.telegram.org"
-    telegram_bot_token: SecretStr | None = None
-    telegram_chat_id: SecretStr | None = None
+    telegram_bot_token: Secret | None = None
+    telegram_chat_id: Secret | None = None
 
     broadcaster_durable: str = BROADCASTER.durable
-    broadcaster_start_at: Literal["new", "all"] | datetime = Field(
-        default="new",
-        description="Where a new durable (a new destination) starts: `new` events only, the "
-        "stream's whole history (`all`), or from an RFC 3339 time. An existing durable "
-        "continues where it stopped.",
-    )
-    broadcaster_ack_wait_seconds: float = Field(
-        default=BROADCASTER.ack_wait.total_seconds(),
-        gt=0,
-        description="Also the lease of a delivery claim.",
-    )
-    broadcaster_max_deliver: int = Field(default=BROADCASTER.max_deliver, ge=2)
-    broadcaster_retry_base_seconds: float = Field(default=1.0, gt=0)
-    broadcaster_retry_max_seconds: float = Field(default=300.0, gt=0)
-    broadcaster_concurrency: int = Field(default=64, ge=1)
+    broadcaster_start_at: Annotated[
+        Literal["new", "all"] | str,
+        Meta(
+            description="Where a new durable (a new destination) starts: `new` events only, the "
+            "stream's whole history (`all`), or from an RFC 3339 time. An existing durable "
+            "continues where it stopped."
+        ),
+    ] = "new"
+    broadcaster_ack_wait_seconds: Annotated[
+        float, Meta(gt=0, description="Also the lease of a delivery claim.")
+    ] = BROADCASTER.ack_wait.total_seconds()
+    broadcaster_max_deliver: Annotated[int, Meta(ge=2)] = BROADCASTER.max_deliver
+    broadcaster_retry_base_seconds: Annotated[float, Meta(gt=0)] = 1.0
+    broadcaster_retry_max_seconds: Annotated[float, Meta(gt=0)] = 300.0
+    broadcaster_concurrency: Annotated[int, Meta(ge=1)] = 64
     broadcaster_dedup_bucket: str = "broadcaster_deliveries"
-    broadcaster_dedup_ttl_hours: float = Field(
-        default=24 * 7, gt=0, description="How long a delivered event id is remembered."
-    )
+    broadcaster_dedup_ttl_hours: Annotated[
+        float, Meta(gt=0, description="How long a delivered event id is remembered.")
+    ] = 24 * 7
 
-    @model_validator(mode="after")
-    def _consistent(self) -> BroadcasterSettings:
+    def __post_init__(self) -> None:
+        """The rules between settings; also checks BROADCASTER_START_AT, a choice or a time."""
         if self.webhook_format in ("generic", "slack", "discord") and not self.webhook_url:
             raise ValueError(f"WEBHOOK_URL is required when WEBHOOK_FORMAT={self.webhook_format}")
         if self.webhook_format == "telegram" and not (
@@ -72,7 +77,11 @@ class BroadcasterSettings(NatsSettings):
                 "BROADCASTER_ACK_WAIT_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS, "
                 "or a slow webhook call would be redelivered to another replica mid-flight"
             )
-        return self
+        start_position(self.broadcaster_start_at)
+
+    @property
+    def start_from(self) -> DeliverFrom | datetime:
+        return start_position(self.broadcaster_start_at)
 
     @property
     def rate_limit(self) -> tuple[float, int]:
@@ -83,7 +92,6 @@ class BroadcasterSettings(NatsSettings):
         return rate, self.webhook_rate_burst or burst
 
     def consumer_options(self) -> ConsumerOptions:
-        start = self.broadcaster_start_at
         return ConsumerOptions(
             concurrency=self.broadcaster_concurrency,
             ack_wait=timedelta(seconds=self.broadcaster_ack_wait_seconds),
@@ -91,6 +99,21 @@ class BroadcasterSettings(NatsSettings):
             backoff=Backoff(
                 self.broadcaster_retry_base_seconds, self.broadcaster_retry_max_seconds
             ),
-            deliver_from=start if isinstance(start, datetime) else DeliverFrom(start),
+            deliver_from=self.start_from,
             declare=self.declare_streams,
         )
+
+
+def start_position(start_at: str) -> DeliverFrom | datetime:
+    """BROADCASTER_START_AT read: `new`, `all`, or a time (RFC 3339 or any ISO 8601 form, or
+    Unix seconds), the inputs it always took."""
+    if start_at in ("new", "all"):
+        return DeliverFrom(start_at)
+    try:
+        return datetime.fromtimestamp(float(start_at), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        return datetime.fromisoformat(start_at)
+    except ValueError:
+        raise ValueError("BROADCASTER_START_AT: expected new, all or an RFC 3339 time") from None

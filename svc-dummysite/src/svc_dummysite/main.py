@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from shared_runtime.cli import service_parser
+from shared_runtime.cli import service_parser, settings_from_environment
 from shared_runtime.logging import configure_logging
 from svc_dummysite.kubernetes import NoCredentials
 from svc_dummysite.operator import run_operator
@@ -21,7 +21,7 @@ DESCRIPTION = (
 
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, DummySiteSettings).parse_args(argv)
-    settings = DummySiteSettings()
+    settings = settings_from_environment(SERVICE, DummySiteSettings)
     configure_logging(SERVICE, settings.log_level)
     try:
         asyncio.run(run_operator(settings))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.di import NamedDependency
-from pydantic import BaseModel
+from msgspec import Struct
 
 from svc_greeter.metrics import GREETINGS
 from svc_greeter.settings import GreeterSettings
 
 
-class Greeting(BaseModel):
+class Greeting(Struct):
     greeting: str
     version: str
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from msgspec import Meta
 
-from shared_runtime.settings import ServiceSettings
+from shared_runtime.settings import Port, ServiceSettings
 
 Version = Literal["v1", "v2"]
 
@@ -14,14 +14,19 @@ GREETINGS: dict[Version, str] = {"v1": "Hello", "v2": "Howdy"}
 """Each version's own greeting, decided here only: `make up`, compose and Kubernetes use it."""
 
 
-class GreeterSettings(ServiceSettings):
-    port: int = Field(default=8003, ge=0, le=65535)
+class GreeterSettings(ServiceSettings, frozen=True):
+    port: Port = 8003
     greeter_version: Version = "v1"
-    greeting: str | None = Field(
-        default=None,
-        min_length=1,
-        description="Replaces the version's own greeting (v1: Hello, v2: Howdy)",
-    )
+    greeting: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="Replaces the version's own greeting (v1: Hello, v2: Howdy)",
+            ),
+        ]
+        | None
+    ) = None
 
     @property
     def version_greeting(self) -> str:

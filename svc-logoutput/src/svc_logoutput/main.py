@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared_runtime.cli import service_parser
+from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.imports import skip_pydantic
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
 from svc_logoutput.app import create_app
@@ -18,6 +19,7 @@ DESCRIPTION = (
 
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, LogOutputSettings).parse_args(argv)
-    settings = LogOutputSettings()
+    settings = settings_from_environment(SERVICE, LogOutputSettings)
+    skip_pydantic()
     configure_observability(SERVICE, settings)
     serve(create_app(settings), settings)

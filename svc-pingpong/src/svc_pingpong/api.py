@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from litestar import MediaType, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ServiceUnavailableException
-from pydantic import BaseModel
+from msgspec import Struct
 
 from svc_pingpong.counter import CounterUnavailable, PongCounter
 from svc_pingpong.metrics import PONGS
 
 
-class Pings(BaseModel):
+class Pings(Struct):
     pings: int
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared_runtime.cli import service_parser
-from shared_runtime.imports import skip_postgres_driver, skip_unused_imports
+from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.imports import skip_postgres_driver, skip_pydantic, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_pingpong.settings import PingpongSettings
 
@@ -17,8 +17,9 @@ DESCRIPTION = (
 
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, PingpongSettings).parse_args(argv)
-    settings = PingpongSettings()
+    settings = settings_from_environment(SERVICE, PingpongSettings)
     skip_unused_imports()
+    skip_pydantic()
     if not settings.database_url:
         skip_postgres_driver()
     configure_observability(SERVICE, settings)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from shared_runtime.settings import DatabaseSettings
+from msgspec import Meta
+
+from shared_runtime.settings import DatabaseSettings, Port
 
 
-class PingpongSettings(DatabaseSettings):
-    port: int = Field(default=8005, ge=0, le=65535)
-    database_pool_size: int = Field(default=10, gt=0)
-    database_retry_max_seconds: float = Field(
-        default=5.0, gt=0, description="Longest pause between attempts to reach the database"
-    )
+class PingpongSettings(DatabaseSettings, frozen=True):
+    port: Port = 8005
+    database_pool_size: Annotated[int, Meta(gt=0)] = 10
+    database_retry_max_seconds: Annotated[
+        float, Meta(gt=0, description="Longest pause between attempts to reach the database")
+    ] = 5.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shared_runtime.cli import service_parser
+from shared_runtime.cli import service_parser, settings_from_environment
 from shared_runtime.imports import skip_postgres_driver, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_todo.settings import SERVICE, TodoSettings
@@ -14,7 +14,7 @@ DESCRIPTION = "The todo service: REST API, HTML page with the hourly image, and 
 
 def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, TodoSettings).parse_args(argv)
-    settings = TodoSettings()
+    settings = settings_from_environment(SERVICE, TodoSettings)
     skip_unused_imports(settings.nats_url)
     if not settings.database_url:
         skip_postgres_driver()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared_runtime.cli import service_parser
+from shared_runtime.cli import service_parser, settings_from_environment
 from shared_runtime.imports import skip_unused_imports
 from shared_runtime.logging import configure_logging
 from svc_wikipedia.settings import WikipediaSettings
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = _parser().parse_args(argv)
-    settings = WikipediaSettings()
+    settings = settings_from_environment(SERVICE, WikipediaSettings)
     skip_unused_imports(settings.nats_url)
     configure_logging(SERVICE, settings.log_level)
     if arguments.command == "fetch-page":

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
-from shared_runtime.settings import NatsSettings
+from msgspec import Meta
+
+from shared_runtime.settings import NatsSettings, Port
 
 
-class WikipediaSettings(NatsSettings):
-    port: int = Field(default=8002, ge=0, le=65535)
+class WikipediaSettings(NatsSettings, frozen=True):
+    port: Port = 8002
     wikipedia_base_url: str = "https://en.wikipedia.org"
-    suggest_every_minutes: int = Field(
-        default=60, ge=0, description="Local scheduler period; 0 turns it off (PingSource does it)."
-    )
-    wikipedia_timeout_seconds: float = Field(default=5.0, gt=0)
-    wikipedia_attempts: int = Field(default=3, ge=1, description="Tries per resolution.")
-    wikipedia_backoff_seconds: float = Field(
-        default=0.5, ge=0, description="First pause between tries; doubles each time."
-    )
-    redelivery_delay_seconds: float = Field(
-        default=30.0, gt=0, description="First NATS redelivery delay after a failure; doubles."
-    )
-    redelivery_max_delay_seconds: float = Field(default=600.0, gt=0)
-    max_deliver: int = Field(default=20, ge=1, description="Deliveries before the dead letter.")
-    consume_nats_requests: bool = Field(
-        default=True,
-        description="Pull `wikipedia.requests`; off in Knative, whose channel delivers by HTTP.",
-    )
+    suggest_every_minutes: Annotated[
+        int, Meta(ge=0, description="Local scheduler period; 0 turns it off (PingSource does it).")
+    ] = 60
+    wikipedia_timeout_seconds: Annotated[float, Meta(gt=0)] = 5.0
+    wikipedia_attempts: Annotated[int, Meta(ge=1, description="Tries per resolution.")] = 3
+    wikipedia_backoff_seconds: Annotated[
+        float, Meta(ge=0, description="First pause between tries; doubles each time.")
+    ] = 0.5
+    redelivery_delay_seconds: Annotated[
+        float, Meta(gt=0, description="First NATS redelivery delay after a failure; doubles.")
+    ] = 30.0
+    redelivery_max_delay_seconds: Annotated[float, Meta(gt=0)] = 600.0
+    max_deliver: Annotated[int, Meta(ge=1, description="Deliveries before the dead letter.")] = 20
+    consume_nats_requests: Annotated[
+        bool,
+        Meta(
+            description="Pull `wikipedia.requests`; off in Knative, whose channel delivers by HTTP."
+        ),
+    ] = True

@@ -36,3 +36,10 @@ def skip_postgres_driver() -> None:
     """For a process on SQLite: Piccolo imports asyncpg whenever it is installed (for its UUID
     type, 16-25 ms and 3 MiB of a start) and falls back to the standard one without it."""
     _absent("asyncpg")
+
+
+def skip_pydantic() -> None:
+    """For a process with no pydantic model of its own: Litestar imports its pydantic plugin
+    (pydantic and pydantic.v1, tens of ms of a start) whenever pydantic is installed, which
+    Piccolo requires, and leaves the plugin out without it."""
+    _absent("pydantic")
