@@ -9,6 +9,7 @@ import sys
 from nats.errors import Error as NatsError
 
 from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.imports import skip_pydantic
 from shared_runtime.logging import configure_logging
 from shared_runtime.messaging import connect
 from shared_runtime.telemetry import configure_tracing
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("dlq needs an action: replay")
 
     settings = settings_from_environment(SERVICE, BroadcasterSettings)
+    skip_pydantic()  # before the app is built: Litestar looks for pydantic then
     configure_logging(SERVICE, settings.log_level)
 
     if args.command == "dlq":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser, settings_from_environment
-from shared_runtime.imports import skip_postgres_driver, skip_unused_imports
+from shared_runtime.imports import skip_postgres_driver, skip_pydantic, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_todo.settings import SERVICE, TodoSettings
 
@@ -16,6 +16,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     service_parser(SERVICE, DESCRIPTION, TodoSettings).parse_args(argv)
     settings = settings_from_environment(SERVICE, TodoSettings)
     skip_unused_imports(settings.nats_url)
+    skip_pydantic()
     if not settings.database_url:
         skip_postgres_driver()
     configure_observability(SERVICE, settings)
