@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply, fake_http
@@ -41,21 +42,25 @@ def server(source: Source) -> AsyncIterator[FakeHttpServer]:
         yield server  # type: ignore[misc]
 
 
+USER_AGENT = "svc-todo/test"
+
+
 @pytest.fixture
 async def image(tmp_path: Path, server: FakeHttpServer) -> AsyncIterator[HourlyImage]:
-    async with httpx.AsyncClient() as client:
-        image = HourlyImage(
-            tmp_path / "image",
-            f"{server.url}/1200",
-            refresh_seconds=3600,
-            client=client,
-            retry_after_seconds=0,
-        )
-        yield image
-        await image.close()
+    image = HourlyImage(
+        tmp_path / "image",
+        f"{server.url}/1200",
+        refresh_seconds=3600,
+        user_agent=USER_AGENT,
+        retry_after_seconds=0,
+    )
+    yield image
+    await image.close()
 
 
-async def test_first_fetch_writes_the_image_atomically(image: HourlyImage) -> None:
+async def test_first_fetch_writes_the_image_atomically(
+    image: HourlyImage, server: FakeHttpServer
+) -> None:
     assert not image.exists()
 
     await image.refresh()
@@ -63,6 +68,32 @@ async def test_first_fetch_writes_the_image_atomically(image: HourlyImage) -> No
     assert image.path.read_bytes() == JPEG
     assert image.content_type() == "image/jpeg"
     assert sorted(p.name for p in image.path.parent.iterdir()) == ["image", "image.type"]
+    assert server.requests[0].headers.get("User-Agent") == USER_AGENT
+
+
+def test_starting_the_service_does_not_load_the_http_client() -> None:
+    """httpx's transport and CA certificates cost a start about 85 ms of CPU: the first
+    refresh loads them, off the path to the first answer."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", BUILD_THE_APP],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+
+    assert "svc_todo.image" in loaded
+    assert "httpx" not in loaded
+
+
+BUILD_THE_APP = """
+import sys, tempfile
+from pathlib import Path
+from svc_todo.app import create_app
+from svc_todo.settings import TodoSettings
+create_app(TodoSettings(data_dir=Path(tempfile.mkdtemp())))
+print(*sys.modules)
+"""
 
 
 async def test_fetches_at_most_once_per_interval(
@@ -98,19 +129,19 @@ async def test_stale_image_is_refreshed_and_kept_when_the_source_is_down(
 async def test_status_says_what_is_true_until_there_is_an_image(
     tmp_path: Path, server: FakeHttpServer, source: Source
 ) -> None:
-    async with httpx.AsyncClient() as client:
-        image = HourlyImage(tmp_path, f"{server.url}/1200", refresh_seconds=3600, client=client)
-        assert image.status() == FETCHING
+    image = HourlyImage(tmp_path, f"{server.url}/1200", refresh_seconds=3600, user_agent=USER_AGENT)
+    assert image.status() == FETCHING
 
-        source.up = False
-        await image.refresh()
-        assert image.status() == (
-            "No image yet: the image source is unavailable. Retrying every minute."
-        )
+    source.up = False
+    await image.refresh()
+    assert image.status() == (
+        "No image yet: the image source is unavailable. Retrying every minute."
+    )
 
-        source.up = True
-        await image.refresh()
-        assert image.status() is None
+    source.up = True
+    await image.refresh()
+    assert image.status() is None
+    await image.close()
 
 
 async def test_a_non_image_answer_is_not_saved(tmp_path: Path) -> None:
@@ -118,9 +149,9 @@ async def test_a_non_image_answer_is_not_saved(tmp_path: Path) -> None:
         return Reply(200, b"<html>captcha</html>", {"Content-Type": "text/html"})
 
     with fake_http(captcha_page) as server:
-        async with httpx.AsyncClient() as client:
-            image = HourlyImage(tmp_path, f"{server.url}/x", refresh_seconds=60, client=client)
-            await image.refresh()
+        image = HourlyImage(tmp_path, f"{server.url}/x", refresh_seconds=60, user_agent=USER_AGENT)
+        await image.refresh()
+        await image.close()
 
     assert not image.exists()
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from litestar import Litestar, MediaType, get
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
@@ -58,14 +57,11 @@ def create_app(settings: TodoSettings) -> Litestar:
         idempotency_keys=timedelta(hours=settings.idempotency_retention_hours),
     )
     todos = TodoService(engine, on_commit=relay.wake)
-    http_client = httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=3.0), headers={"User-Agent": f"{SERVICE}/0.1"}
-    )
     image = HourlyImage(
         settings.data_dir / "image",
         settings.image_source_url,
         refresh_seconds=settings.image_refresh_minutes * 60,
-        client=http_client,
+        user_agent=f"{SERVICE}/0.1",
     )
 
     database = DatabaseGate(engine, MIGRATIONS)
@@ -98,7 +94,6 @@ def create_app(settings: TodoSettings) -> Litestar:
                 await relay.flush()
             await messaging.close()
             await image.close()
-            await http_client.aclose()
             await close_engine(engine)
 
     @get("/asyncapi.json", include_in_schema=False, media_type=MediaType.JSON)
