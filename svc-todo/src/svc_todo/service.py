@@ -65,12 +65,9 @@ def _to_todo(row: dict[str, Any]) -> Todo:
     )
 
 
-_encoder = msgspec.json.Encoder()
-
-
 def _json(data: msgspec.Struct) -> str:
     """An event's or answer's JSON, as the outbox and idempotency tables hold it (text)."""
-    return _encoder.encode(data).decode()
+    return msgspec.json.encode(data).decode()
 
 
 def _is_unique_violation(exc: Exception) -> bool:
