@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from benchkit import VENV_BIN, Launched, cpu_seconds, machine, percentile, rss_megabytes
+from benchkit import (
+    VENV_BIN,
+    Launched,
+    compile_sources,
+    cpu_seconds,
+    machine,
+    percentile,
+    rss_megabytes,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 BASELINE = "bare ASGI (uvicorn)"
@@ -77,6 +85,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the services")
     args = parser.parse_args()
+    compile_sources()
 
     targets = [service_target(name) for name in args.service]
     if args.command:

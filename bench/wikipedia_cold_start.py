@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 
 import httpx
-from benchkit import VENV_BIN, Launched, cpu_seconds, machine, percentile, rss_megabytes
+from benchkit import (
+    VENV_BIN,
+    Launched,
+    compile_sources,
+    cpu_seconds,
+    machine,
+    percentile,
+    rss_megabytes,
+)
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply
 from shared_testkit.nats_server import NatsServer
@@ -91,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    compile_sources()
 
     def redirect(request: Recorded) -> Reply:
         return Reply(status=302, headers={"Location": "/wiki/Cold_start"})
