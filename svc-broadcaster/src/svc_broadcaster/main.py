@@ -9,6 +9,7 @@ import sys
 from nats.errors import Error as NatsError
 
 from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.collector import pause_during_start
 from shared_runtime.imports import skip_pydantic
 from shared_runtime.logging import configure_logging
 from shared_runtime.messaging import connect
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(report.as_dict()))
         return
     configure_tracing(settings.otel_service_name or SERVICE, settings.otel_exporter_otlp_endpoint)
+    pause_during_start()
     serve(create_app(settings), settings)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.collector import pause_during_start
 from shared_runtime.imports import skip_pydantic
 from shared_runtime.telemetry import configure_observability
 from shared_runtime.web import serve
@@ -22,4 +23,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = settings_from_environment(SERVICE, LogOutputSettings)
     skip_pydantic()
     configure_observability(SERVICE, settings)
+    pause_during_start()
     serve(create_app(settings), settings)

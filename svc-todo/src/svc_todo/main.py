@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.collector import pause_during_start
 from shared_runtime.imports import skip_postgres_driver, skip_pydantic, skip_unused_imports
 from shared_runtime.telemetry import configure_observability
 from svc_todo.settings import SERVICE, TodoSettings
@@ -20,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not settings.database_url:
         skip_postgres_driver()
     configure_observability(SERVICE, settings)
+    pause_during_start()
     # Loaded only now, once the unused optional imports above are marked absent.
     from shared_runtime.web import serve
     from svc_todo.app import create_app

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared_runtime.cli import service_parser, settings_from_environment
+from shared_runtime.collector import pause_during_start
 from shared_runtime.imports import skip_unused_imports
 from shared_runtime.logging import configure_logging
 from svc_wikipedia.settings import WikipediaSettings
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
         )
 
+    pause_during_start()
     from svc_wikipedia.wikipedia import preloaded_trust_store
 
     trust_store = preloaded_trust_store(settings)  # loads while the imports below run

@@ -4,6 +4,7 @@ shutdown, traces flushed on exit. Framework-free, so a lean app starts without L
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shared_runtime.collector import resume_after_start
 from shared_runtime.settings import ServiceSettings
 from shared_runtime.telemetry import shutdown_tracing
 
@@ -51,11 +53,16 @@ def header_deadline_protocol(seconds: float) -> type[HttpToolsProtocol]:
 
 
 class _Server(uvicorn.Server):
-    """Tells the app a shutdown began, so long-lived responses (SSE) end instead of holding it."""
+    """Tells the app a shutdown began, so long-lived responses (SSE) end instead of holding it;
+    collects garbage again once it listens (see `shared_runtime.collector`)."""
 
     def __init__(self, config: uvicorn.Config, on_signal: Sequence[Callable[[], None]]) -> None:
         super().__init__(config)
         self._on_signal = on_signal
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        resume_after_start()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # A signal handler may interrupt the event loop mid-step: run the callbacks as ordinary
