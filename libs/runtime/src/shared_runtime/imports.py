@@ -41,5 +41,7 @@ def skip_postgres_driver() -> None:
 def skip_pydantic() -> None:
     """For a process with no pydantic model of its own: Litestar imports its pydantic plugin
     (pydantic and pydantic.v1, tens of ms of a start) whenever pydantic is installed, which
-    Piccolo requires, and leaves the plugin out without it."""
-    _absent("pydantic")
+    Piccolo requires, and leaves the plugin out without it. Likewise for annotated-types,
+    installed only as pydantic's dependency: Litestar imports it (4-6 ms) to read constraints
+    that no handler of ours declares with it (ours are msgspec's)."""
+    _absent("pydantic", "annotated_types")
