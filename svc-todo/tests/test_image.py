@@ -10,10 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from shared_testkit.fake_http import FakeHttpServer, Recorded, Reply, fake_http
 from shared_testkit.polling import eventually
+from shared_testkit.ports import free_port
+from svc_todo.app import create_app
 from svc_todo.image import FETCHING, HourlyImage
+from svc_todo.settings import TodoSettings
 
 JPEG = b"\xff\xd8\xff\xe0" + b"picture" * 100
 
@@ -84,6 +88,26 @@ def test_starting_the_service_does_not_load_the_http_client() -> None:
 
     assert "svc_todo.image" in loaded
     assert "httpx" not in loaded
+
+
+async def test_a_started_service_fetches_the_image_before_anyone_asks(
+    tmp_path: Path, server: FakeHttpServer
+) -> None:
+    settings = TodoSettings(
+        data_dir=tmp_path,
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        image_source_url=f"{server.url}/1200",
+    )
+    saved = tmp_path / "image" / "image"
+
+    async def fetched() -> bool:
+        return saved.exists()
+
+    async with AsyncTestClient(create_app(settings)):
+        await eventually(fetched, message="image fetched without a page view")
+
+    assert saved.read_bytes() == JPEG
+    assert len(server.requests) == 1
 
 
 BUILD_THE_APP = """
