@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import NO_RESPONDERS_STATUS, Client
@@ -99,30 +99,54 @@ async def connect(settings: NatsSettings, name: str, *, attempts: int | None = N
     async def on_reconnected() -> None:
         log.info("nats reconnected")
 
-    import stamina  # here, not at the top: a function's cold start stays without it
-
     # Shuffled once here, then walked in order: nats-py would reshuffle the whole pool on every
     # reconnect, so a move away from a server that cannot reach JetStream (`NatsLink`) landed
     # on that same server again one time in three.
     servers = random.sample(seed := seed_list(settings.nats_url), len(seed))
+
+    async def connected() -> Client:
+        return await nats.connect(
+            servers=servers,
+            dont_randomize=True,
+            name=name,
+            connect_timeout=2,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+            **credentials(settings),
+        )
+
+    return await retried(connected, on=(OSError, TimeoutError, NatsError), attempts=attempts)
+
+
+Result = TypeVar("Result")
+
+
+async def retried(
+    operation: Callable[[], Awaitable[Result]],
+    *,
+    on: tuple[type[Exception], ...],
+    attempts: int | None = None,
+) -> Result:
+    """`operation()` until it succeeds, or `attempts` times, backing off up to 5 s. stamina
+    (with tenacity, 10-12 ms of a cold start) is loaded only once a first attempt failed."""
+    try:
+        return await operation()
+    except on:
+        if attempts == 1:
+            raise
+    import stamina
+
+    remaining = None if attempts is None else attempts - 1
     async for attempt in stamina.retry_context(
-        on=(OSError, TimeoutError, NatsError), attempts=attempts, timeout=None, wait_max=5.0
+        on=on, attempts=remaining, timeout=None, wait_max=5.0
     ):
         with attempt:
-            return await nats.connect(
-                servers=servers,
-                dont_randomize=True,
-                name=name,
-                connect_timeout=2,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                error_cb=on_error,
-                disconnected_cb=on_disconnected,
-                reconnected_cb=on_reconnected,
-                **credentials(settings),
-            )
-    raise AssertionError("unreachable: retried forever")
+            return await operation()
+    raise AssertionError("unreachable: stamina raises when it gives up")
 
 
 def stream_config(stream: Stream, *, replicas: int = 1) -> StreamConfig:
@@ -321,14 +345,8 @@ class NatsLink:
                 await self._client.close()
 
     async def _open(self) -> None:
-        import stamina
-
-        self._client = await connect(self._settings, self._name)
-        async for attempt in stamina.retry_context(
-            on=(NatsError, TimeoutError), attempts=None, timeout=None, wait_max=5.0
-        ):
-            with attempt:
-                await self._setup(self._client)
+        self._client = client = await connect(self._settings, self._name)
+        await retried(lambda: self._setup(client), on=(NatsError, TimeoutError))
         self._ready = True
         log.info("nats ready", extra={"service": self._name})
         if self._probe_stream is not None:
